@@ -1,0 +1,53 @@
+"""The dedup key: the canonical form of a text that exact and near dedup compare.
+
+It is independent of how the stored text is normalized (DESIGN.md, "Dedup key"): NFKC,
+case-folded, traditional → simplified Chinese, punctuation and symbols removed, runs of
+whitespace collapsed to one space. Its recipe is versioned; the cross-run indexes store the
+version and refuse to compare keys of another one.
+"""
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+
+from corpusforge.text.zh import to_simplified
+
+DEDUP_KEY_VERSION = 1  # bump when dedup_key() changes; indexes of older versions are refused
+
+
+
+def _is_dropped(char: str) -> bool:
+    category = unicodedata.category(char)
+    return category[0] in ("P", "S") or category in ("Cc", "Cf")
+
+
+def dedup_key(text: str) -> str:
+    """Return the canonical form of `text` used by exact and MinHash dedup.
+
+    >>> dedup_key("  Hello,   WORLD!\\n\\nＨｅｌｌｏ…")
+    'hello world hello'
+    >>> dedup_key("開放中文轉換。") == dedup_key("开放中文转换")
+    True
+    """
+    folded = to_simplified(unicodedata.normalize("NFKC", text)).casefold()
+    spaced = "".join(" " if (c.isspace() or _is_dropped(c)) else c for c in folded)
+    return " ".join(spaced.split())
+
+
+def text_hash(key: str) -> str:
+    """Hex BLAKE2b-128 of a dedup key (the `text_hash` column).
+
+    >>> len(text_hash("hello world"))
+    32
+    """
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def doc_id(source_key: str, locator: str) -> str:
+    """The stable id of a document: BLAKE2b-128 of source key, NUL, locator (DESIGN.md).
+
+    >>> doc_id("sample/a.jsonl", "3") == doc_id("sample/a.jsonl", "3")
+    True
+    """
+    payload = f"{source_key}\x00{locator}".encode("utf-8")
+    return hashlib.blake2b(payload, digest_size=16).hexdigest()
