@@ -1,0 +1,215 @@
+"""Pure MinHash core: exact modular arithmetic, determinism, shingling, batch = per document."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from corpusforge.dedup import minhash
+from corpusforge.dedup.minhash import (
+    EMPTY_SIGNATURE_VALUE,
+    MERSENNE_PRIME,
+    MinHashParams,
+    band_hashes,
+    batch_shingle_hashes,
+    estimate_jaccard,
+    jaccard,
+    optimal_params,
+    permute,
+    shingle_hashes,
+    shingles,
+    signatures,
+    signatures_from_hashes,
+)
+from corpusforge.errors import ConfigError
+from corpusforge.text.dedup_key import dedup_key
+
+ENGLISH = (
+    "The city council met on Tuesday evening to discuss the proposed budget for the coming year. "
+    "Several residents spoke against the plan to close the public library on weekends, arguing that "
+    "students and working families depend on it. The mayor said the council would consider other "
+    "savings, including delaying the road repairs planned for the north side of town, before a final "
+    "vote next month. A local business owner asked whether the new parking fees would be reduced."
+)
+CHINESE_TRADITIONAL = "臺灣的天氣在夏天非常炎熱，許多人喜歡到海邊游泳。這個城市的圖書館週末也開放，學生們常常在那裡讀書。"
+CHINESE_SIMPLIFIED = "台湾的天气在夏天非常炎热，许多人喜欢到海边游泳。这个城市的图书馆周末也开放，学生们常常在那里读书。"
+
+
+def _edit_words(text: str, rate: float, seed: int) -> str:
+    rng = random.Random(seed)
+    words = text.split()
+    out: list[str] = []
+    for word in words:
+        roll = rng.random()
+        if roll < rate / 3:
+            continue  # delete
+        if roll < 2 * rate / 3:
+            out.append(f"word{rng.randrange(1000)}")  # substitute
+            continue
+        out.append(word)
+        if roll < rate:
+            out.append(f"extra{rng.randrange(1000)}")  # insert
+    return " ".join(out)
+
+
+def _python_permute(x: int, a: int, b: int) -> int:
+    return (a * x + b) % MERSENNE_PRIME
+
+
+def test_permute_is_exact_against_python_ints() -> None:
+    rng = np.random.default_rng(7)
+    edge = np.array([0, 1, 2, (1 << 32) - 1, 1 << 32, (1 << 60), MERSENNE_PRIME - 1], dtype=np.uint64)
+    x = np.concatenate([edge, rng.integers(0, MERSENNE_PRIME, size=2000, dtype=np.uint64)])
+    a = np.concatenate([edge[1:], rng.integers(1, MERSENNE_PRIME, size=50, dtype=np.uint64)])
+    b = np.concatenate([edge, rng.integers(0, MERSENNE_PRIME, size=50, dtype=np.uint64)])[: len(a)]
+    result = permute(x[:, None], a[None, :], b[None, :])
+    for i in range(0, len(x), 37):
+        for j in range(len(a)):
+            assert int(result[i, j]) == _python_permute(int(x[i]), int(a[j]), int(b[j]))
+    # the extreme corner: every operand at its maximum
+    top = np.array([MERSENNE_PRIME - 1], dtype=np.uint64)
+    assert int(permute(top, top, top)[0]) == _python_permute(*(MERSENNE_PRIME - 1,) * 3)
+
+
+def test_signatures_match_python_reference_for_every_permutation() -> None:
+    params = MinHashParams()
+    key = dedup_key(ENGLISH)
+    a, b = params.permutations()
+    hashes = [int(h) % MERSENNE_PRIME for h in shingle_hashes(key, params.ngram)]
+    expected = [min(_python_permute(x, int(a[j]), int(b[j])) for x in hashes) for j in range(params.num_perm)]
+    assert [int(v) for v in signatures([key], params)[0]] == expected
+
+
+def test_signatures_are_deterministic_and_seeded() -> None:
+    keys = [dedup_key(ENGLISH), dedup_key(CHINESE_SIMPLIFIED)]
+    first = signatures(keys, MinHashParams())
+    again = signatures(keys, MinHashParams())
+    other_seed = signatures(keys, MinHashParams(seed=43))
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other_seed)
+    assert first.dtype == np.uint64 and first.shape == (2, 112)
+    assert int(first.max()) < MERSENNE_PRIME
+
+
+def test_shingle_hash_depends_only_on_the_shingle() -> None:
+    key = dedup_key(ENGLISH)
+    texts = shingles(key, 5)
+    hashes = shingle_hashes(key, 5)
+    assert len(texts) == len(hashes)
+    by_text = dict(zip(texts, hashes.tolist()))
+    assert len(set(by_text.values())) == len(by_text)  # no collisions among distinct shingles
+    shifted = "prefix words here " + key
+    shifted_by_text = dict(zip(shingles(shifted, 5), shingle_hashes(shifted, 5).tolist()))
+    for text, value in by_text.items():
+        assert shifted_by_text[text] == value
+
+
+def test_word_shingles_and_short_documents() -> None:
+    assert shingles("a b c d e f", 5) == ["a b c d e", "b c d e f"]
+    assert shingles("a b c d", 5) == []
+    assert len(shingle_hashes("a b c d", 5)) == 0
+    sig = signatures(["a b c d"])
+    assert bool((sig == EMPTY_SIGNATURE_VALUE).all())
+
+
+def test_cjk_character_shingles_skip_spaces() -> None:
+    key = dedup_key("今天 天气很好！")
+    assert shingles(key, 3, "zh") == ["今天天", "天天气", "天气很", "气很好"]
+    # without a lang, mostly-CJK text is still shingled by characters
+    assert shingles(key, 3, None) == shingles(key, 3, "zh")
+    # Chinese must never become one token per clause
+    assert len(shingles(dedup_key(CHINESE_SIMPLIFIED), 5, "zh")) > 30
+
+
+def test_traditional_and_simplified_give_the_same_shingles() -> None:
+    traditional = dedup_key(CHINESE_TRADITIONAL)
+    simplified = dedup_key(CHINESE_SIMPLIFIED)
+    assert shingles(traditional, 5, "zh") == shingles(simplified, 5, "zh")
+    sig = signatures([traditional, simplified], langs=["zh", "zh"])
+    assert np.array_equal(sig[0], sig[1])
+
+
+def test_estimated_jaccard_tracks_exact_jaccard_on_edited_text() -> None:
+    base = dedup_key(" ".join([ENGLISH] * 3))
+    params = MinHashParams(num_perm=256, bands=16, rows=16)
+    for rate, seed in ((0.02, 1), (0.06, 2), (0.15, 3), (0.3, 4)):
+        edited = dedup_key(_edit_words(base, rate, seed))
+        exact = jaccard(shingles(base), shingles(edited))
+        sig = signatures([base, edited], params)
+        estimate = estimate_jaccard(sig[0], sig[1])
+        # standard error of the estimator is sqrt(J(1-J)/num_perm) ≤ 0.032 at 256 permutations
+        assert abs(estimate - exact) < 0.1, (rate, exact, estimate)
+    unrelated = signatures([base, dedup_key(CHINESE_SIMPLIFIED)], params)
+    assert estimate_jaccard(unrelated[0], unrelated[1]) < 0.05
+
+
+def test_batch_path_equals_per_document_path() -> None:
+    rng = random.Random(3)
+    words = [f"token{i}" for i in range(300)]
+    keys = [" ".join(rng.choices(words, k=rng.randint(0, 700))) for _ in range(40)]
+    keys += [dedup_key(CHINESE_SIMPLIFIED), "", "x", dedup_key(ENGLISH)]
+    rng.shuffle(keys)
+    langs = [None] * len(keys)
+    params = MinHashParams()
+    batch = signatures(keys, params, langs)
+    for index, key in enumerate(keys):
+        single = signatures([key], params, [None])
+        assert np.array_equal(batch[index], single[0]), index
+        hashes = shingle_hashes(key, params.ngram)
+        per_doc = signatures_from_hashes(hashes, np.array([len(hashes)]), params)
+        assert np.array_equal(batch[index], per_doc[0])
+    hashes, counts = batch_shingle_hashes(keys, langs)
+    assert len(hashes) == int(counts.sum())
+    assert counts.tolist() == [len(shingles(key)) for key in keys]
+
+
+def test_long_document_spanning_many_blocks() -> None:
+    rng = random.Random(5)
+    key = " ".join(f"w{rng.randrange(5000)}" for _ in range(3 * minhash._SHINGLE_CHUNK + 17))
+    params = MinHashParams()
+    a, b = params.permutations()
+    hashes = [int(h) % MERSENNE_PRIME for h in shingle_hashes(key)]
+    expected = [min(_python_permute(x, int(a[j]), int(b[j])) for x in hashes) for j in range(0, params.num_perm, 11)]
+    got = signatures(["a b c d e f", key, "short"], params)[1]
+    assert [int(v) for v in got[::11]] == expected
+
+
+def test_band_hashes_separate_bands_and_follow_rows() -> None:
+    sig = signatures([dedup_key(ENGLISH), dedup_key(_edit_words(ENGLISH, 0.05, 9))])
+    bands = band_hashes(sig, 14, 8)
+    assert bands.shape == (2, 14) and bands.dtype == np.int64
+    for band in range(14):
+        same_rows = np.array_equal(sig[0, band * 8 : (band + 1) * 8], sig[1, band * 8 : (band + 1) * 8])
+        assert (bands[0, band] == bands[1, band]) == same_rows
+    constant = np.zeros((1, 112), dtype=np.uint64)
+    assert len(set(band_hashes(constant, 14, 8)[0].tolist())) == 14  # same values, different bands
+
+
+def test_optimal_params_respects_budget_and_threshold() -> None:
+    bands, rows = optimal_params(0.8, 112)
+    assert bands * rows <= 112
+    # the S-curve's midpoint (1/b)^(1/r) sits near the asked threshold
+    assert abs((1 / bands) ** (1 / rows) - 0.8) < 0.08
+    assert optimal_params(0.5, 112) != optimal_params(0.9, 112)
+    with pytest.raises(ConfigError, match="threshold"):
+        optimal_params(1.5, 112)
+
+
+def test_params_validate_and_fingerprint() -> None:
+    with pytest.raises(ConfigError, match="bands × rows"):
+        MinHashParams(num_perm=64, bands=14, rows=8)
+    with pytest.raises(ConfigError, match="cjk_shingles"):
+        MinHashParams(cjk_shingles="words")  # type: ignore[arg-type]
+    fingerprint = MinHashParams().fingerprint()
+    assert fingerprint["num_perm"] == 112 and fingerprint["seed"] == 42
+    assert MinHashParams(seed=1).fingerprint() != fingerprint
+
+
+def test_jieba_word_shingles_when_segmenter_exists() -> None:
+    pytest.importorskip("corpusforge.text.segment")
+    key = dedup_key(CHINESE_SIMPLIFIED)
+    words = shingles(key, 2, "zh", "jieba")
+    assert words and all(" " in shingle for shingle in words)
+    params = MinHashParams(cjk_shingles="jieba", ngram=2)
+    assert signatures([key], params, ["zh"]).shape == (1, 112)
