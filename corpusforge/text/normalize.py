@@ -1,0 +1,172 @@
+"""Normalization of the stored text, and the pure half of cross-document boilerplate removal.
+
+`normalize_text` applies the configured steps in a fixed order: mojibake repair first (ftfy
+needs the raw bytes-as-characters it detects), then Unicode normalization, control/zero-width
+removal, full-width → half-width, optional traditional → simplified, whitespace last (the
+earlier steps can create or reveal runs of spaces).
+
+Boilerplate removal is split between this module and a Spark stage: `line_fingerprints` gives
+each document's distinct line hashes, the stage counts in how many documents of a host each
+fingerprint appears, and `remove_lines` drops the frequent ones from every document.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
+
+import ftfy
+
+from corpusforge.text.zh import to_simplified
+
+
+@dataclass(frozen=True, kw_only=True)
+class NormalizeParams:
+    """Which normalization steps run; each is on by default where it cannot change meaning."""
+
+    form: Literal["NFC", "NFKC"] = "NFC"  # NFKC also folds ligatures, superscripts, ㎏ → kg
+    fix_mojibake: bool = True  # repair UTF-8 decoded as cp1252/latin-1 ("cafÃ©" → "café") with ftfy
+    strip_control: bool = True  # drop control and zero-width characters, keeping \n and \t
+    collapse_whitespace: bool = True  # spaces → one, ≥3 newlines → 2, lines stripped
+    fullwidth_ascii: bool = True  # full-width letters and digits (Ａ１) → ASCII (A1)
+    # Full-width punctuation (，！？：) is the norm in Chinese text, so it stays unless asked.
+    fullwidth_punctuation: bool = False
+    to_simplified: bool = False  # traditional → simplified Chinese (OpenCC t2s); changes the text
+
+
+DEFAULT_PARAMS = NormalizeParams()
+
+# ftfy limited to encoding repair: its other fixes (curly quotes → straight, HTML unescaping,
+# width folding, its own NFC) would change text that is not broken, or duplicate our steps.
+_FTFY_CONFIG = ftfy.TextFixerConfig(
+    unescape_html=False,
+    remove_terminal_escapes=False,
+    fix_encoding=True,
+    restore_byte_a0=True,
+    replace_lossy_sequences=True,
+    decode_inconsistent_utf8=True,
+    fix_c1_controls=True,
+    fix_latin_ligatures=False,
+    fix_character_width=False,
+    uncurl_quotes=False,
+    fix_line_breaks=False,
+    fix_surrogates=True,
+    remove_control_chars=False,
+    normalization=None,
+    explain=False,
+)
+
+# Invisible characters with no linguistic role: zero-width space, word joiner, BOM / zero-width
+# no-break space, Mongolian vowel separator, soft hyphen. ZWJ/ZWNJ (U+200C/D) are kept: they
+# change how Persian, Indic scripts and emoji sequences render and read.
+_ZERO_WIDTH = "\u200b\u2060\ufeff\u180e\u00ad"
+_CONTROL = re.compile(
+    "[" + "".join(chr(c) for c in range(0x20) if chr(c) not in "\n\t") + "\x7f-\x9f" + _ZERO_WIDTH + "]"
+)
+_LINE_BREAKS = re.compile(r"\r\n|\r|\u2028|\u2029|\x85|\x0b|\x0c")
+_HORIZONTAL_SPACE = re.compile(r"[^\S\n]+")  # any whitespace but the newline
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+# Full-width forms U+FF01..U+FF5E map to ASCII U+0021..U+007E by a fixed offset.
+_FULLWIDTH_OFFSET = 0xFEE0
+_FULLWIDTH_ALNUM = {
+    c: c - _FULLWIDTH_OFFSET
+    for c in range(0xFF01, 0xFF5F)
+    if chr(c - _FULLWIDTH_OFFSET).isalnum()
+}
+_FULLWIDTH_ALL = {c: c - _FULLWIDTH_OFFSET for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+def normalize_text(text: str, params: NormalizeParams = DEFAULT_PARAMS) -> str:
+    """Return `text` with the steps `params` turns on.
+
+    >>> normalize_text("cafÃ©\\u200b  ＡＢＣ１２３，好\\r\\n\\n\\n\\nnext  ")
+    'café ABC123，好\\n\\nnext'
+    >>> normalize_text("ＡＢ，", NormalizeParams(fullwidth_punctuation=True))
+    'AB,'
+    """
+    if params.fix_mojibake and not text.isascii():
+        text = ftfy.fix_text(text, _FTFY_CONFIG)
+    if not text.isascii():
+        text = unicodedata.normalize(params.form, text)
+    if params.strip_control:
+        text = _LINE_BREAKS.sub("\n", text)
+        text = _CONTROL.sub("", text)
+    if params.fullwidth_punctuation:
+        text = text.translate(_FULLWIDTH_ALL)
+    elif params.fullwidth_ascii:
+        text = text.translate(_FULLWIDTH_ALNUM)
+    if params.to_simplified:
+        text = to_simplified(text)
+    if params.collapse_whitespace:
+        text = _collapse_whitespace(text)
+    return text
+
+
+def _collapse_whitespace(text: str) -> str:
+    lines = [_HORIZONTAL_SPACE.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def normalize_batch(texts: list[str | None], params: NormalizeParams = DEFAULT_PARAMS) -> list[str | None]:
+    """Normalize a batch (one Arrow batch's text column); None stays None.
+
+    >>> normalize_batch(["a  b", None])
+    ['a b', None]
+    """
+    return [None if text is None else normalize_text(text, params) for text in texts]
+
+
+def _line_key(line: str) -> str:
+    # Case, width and spacing differences between two copies of a banner are not content.
+    return " ".join(unicodedata.normalize("NFKC", line).casefold().split())
+
+
+def _fingerprint(key: str) -> str:
+    # Stable across processes and runs (never Python's salted hash()).
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def line_fingerprints(text: str) -> list[str]:
+    """Fingerprints of the distinct non-blank lines of `text`, in order of first appearance.
+
+    Distinct per document, so counting (host, fingerprint) over documents gives the number of
+    documents of the host that contain the line. A fingerprint is BLAKE2b-64 (16 hex chars) of
+    the line NFKC-normalized, case-folded and with whitespace collapsed.
+
+    >>> fps = line_fingerprints("Accept cookies\\nBody text\\n\\nACCEPT   cookies")
+    >>> len(fps), fps[0] == line_fingerprints("accept cookies")[0]
+    (2, True)
+    """
+    seen: dict[str, None] = {}
+    for line in text.split("\n"):
+        key = _line_key(line)
+        if key:
+            seen.setdefault(_fingerprint(key), None)
+    return list(seen)
+
+
+def remove_lines(text: str, fingerprints_to_drop: set[str] | frozenset[str]) -> tuple[str, int]:
+    """Drop every line whose fingerprint is in `fingerprints_to_drop`; return (text, lines removed).
+
+    Blank-line runs left behind are squeezed to one blank line.
+
+    >>> banner = line_fingerprints("Accept cookies")[0]
+    >>> remove_lines("Accept cookies\\nBody text\\n\\nAccept cookies", {banner})
+    ('Body text', 2)
+    """
+    if not fingerprints_to_drop:
+        return text, 0
+    kept: list[str] = []
+    n_removed = 0
+    for line in text.split("\n"):
+        key = _line_key(line)
+        if key and _fingerprint(key) in fingerprints_to_drop:
+            n_removed += 1
+        else:
+            kept.append(line)
+    if n_removed == 0:
+        return text, 0
+    return _BLANK_LINES.sub("\n\n", "\n".join(kept)).strip("\n"), n_removed
