@@ -213,12 +213,12 @@ CHINESE_PAGES = {
     "http://035.psb556.com/24/i/u_1090813/article.html": "网上车市",
     "http://041696.com/15477/list_6_4.html": "企业公告",
     "http://044545.com/topic/20200207/015849.html": "好消息",
-    "http://0513mt.com/index.php/art/detail/id/8884.htm": "我女友的女友",
+    "http://0513mt.com/index.php/art/detail/id/8884.html": "我女友的女友",
     "http://05925.net/index.php/vod/type/id/53.html": "您的位置",
-    "http://0615235.com/02mjqjo%7Bibotij2.btq?odmbtt=10": "产品搜索",
+    "http://0615235.com/02mjqjo%7Bibotij2.btq?odmbtt=106&tdmbtt=121": "产品搜索",
     "http://0755krk.com/76104/list_4_1.html": "博文资讯",
     "http://0760.jxtdw.com/area/sanxiang/": "中山英才网热线",
-    "http://077678u.info/erxiaoshujinguang/list_6_2.htm": "二肖输尽光",
+    "http://077678u.info/erxiaoshujinguang/list_6_2.html": "二肖输尽光",
     "http://096355.com/video/11073.html?11073-0-2": "您的位置",
 }
 
@@ -344,13 +344,10 @@ def test_content_type_rules() -> None:
 
 def test_undecodable_payload() -> None:
     # Bytes no charset decodes cleanly and detection cannot place.
-    body = b"<html><body>" + bytes(range(0x80, 0x100)) * 40 + b"</body></html>"
+    body = b"<html>" + bytes(range(0x80, 0x100)) * 40
     block = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + body
-    (record,) = read_bytes(warc_record("response", block), html_extractor="resiliparse")
-    assert record.drop_reason in ("ingest.undecodable", None)
-    if record.drop_reason is None:
-        # Detection placed it in a single-byte charset: then it decoded without U+FFFD.
-        assert "\ufffd" not in record.text
+    (record,) = read_bytes(warc_record("response", block))
+    assert record.drop_reason == "ingest.undecodable"
 
 
 def test_non_seekable_stream_still_reads() -> None:
@@ -396,6 +393,6 @@ def test_100mb_record_is_capped_then_kept_when_cap_raised(tmp_path: Path) -> Non
     assert records[0].text is None and records[1].text == "small after big"
     records = read(path, max_record_bytes=200 * 1024 * 1024)
     assert outcome(records) == (2, {}, {})
-    assert len(records[0].text) == size - size % len(line) + (size % len(line)) - 0 or records[0].text
+    assert size - len(line) <= len(records[0].text) <= size  # all of it, less trailing whitespace
     assert records[0].text.startswith("all work")
     assert time.monotonic() - started < 20
