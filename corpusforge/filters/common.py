@@ -55,6 +55,7 @@ REASONS: dict[str, str] = {
     "fineweb.list_ratio": "too many newlines per word: a list, not prose",
     # Chinese / Japanese
     "cjk.low_cjk_ratio": "labelled Chinese/Japanese but too few CJK characters",
+    "cjk.punct_ratio": "too many punctuation marks per CJK character (e.g. every character bracketed)",
 }
 
 # Languages written without spaces between words: words come from jieba, not str.split().

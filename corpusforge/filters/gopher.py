@@ -22,10 +22,14 @@ from corpusforge.filters.common import (
     split_words,
     stop_words_for,
     strip_punctuation,
+    uses_segmentation,
 )
 
 _BULLETS = ("•", "●", "○", "◦", "▪", "▫", "■", "□", "►", "▶", "-", "*", "·", "‣", "⁃", "◆", "◇", "★", "☆", "→")
 _ELLIPSES = ("...", "\u2026")
+# One symbol per '#' and per ellipsis; a run of ellipsis characters is one ellipsis ("……" is
+# the standard Chinese ellipsis, two characters wide).
+_SYMBOLS = re.compile(r"#|\.{3,}|\u2026+")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,15 +106,20 @@ def gopher_quality(
     n_lines = max(len(lines), 1)
     stop_words = p.stop_words if p.stop_words is not None else stop_words_for(lang)
 
-    n_symbols = text.count("#") + sum(text.count(ellipsis) for ellipsis in _ELLIPSES)
+    n_symbols = len(_SYMBOLS.findall(text))
+    # jieba returns each punctuation mark as a token, where str.split() would leave it attached
+    # to a word: drop those tokens from the alpha-words base, or Chinese prose fails the rule.
+    alpha_base = content_words if uses_segmentation(text, lang) else words
     signals = {
         "gopher.n_words": float(n_words),
         "gopher.mean_word_length": (sum(len(word) for word in content_words) / n_words) if n_words else 0.0,
-        "gopher.symbol_word_ratio": n_symbols / max(len(words), 1),
+        "gopher.symbol_word_ratio": n_symbols / max(len(alpha_base), 1),
         "gopher.bullet_lines_ratio": sum(1 for line in lines if line.startswith(_BULLETS)) / n_lines,
         "gopher.ellipsis_lines_ratio": sum(1 for line in lines if line.endswith(_ELLIPSES)) / n_lines,
         "gopher.alpha_words_ratio": (
-            sum(1 for word in words if any(char.isalpha() for char in word)) / len(words) if words else 0.0
+            sum(1 for word in alpha_base if any(char.isalpha() for char in word)) / len(alpha_base)
+            if alpha_base
+            else 0.0
         ),
         "gopher.n_stop_words": float(
             sum(1 for word in content_words if strip_punctuation(word).lower() in stop_words)

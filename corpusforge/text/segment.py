@@ -42,6 +42,8 @@ def configure_segmenter(cache_dir: str | None = None, user_dict: str | None = No
     """
     global _tokenizer, _cache_dir, _user_dict
     with _lock:
+        if (cache_dir, user_dict) == (_cache_dir, _user_dict):
+            return  # unchanged: keep the loaded dictionary
         _cache_dir = cache_dir
         _user_dict = user_dict
         _tokenizer = None
