@@ -91,7 +91,9 @@ def _wordpiece_tokenizer(directory: Path) -> Tokenizer:
         pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
     )
-    tokenizer.decoder = decoders.WordPiece(prefix="##")
+    # No "cleanup": its English heuristics glue punctuation to words ("units ," → "units,"),
+    # so decode would no longer return the normalized words the ids came from.
+    tokenizer.decoder = decoders.WordPiece(prefix="##", cleanup=False)
     tokenizer.add_special_tokens([token for token in BERT_SPECIAL_TOKENS if token in vocab])
     return tokenizer
 
@@ -295,7 +297,7 @@ def train_tokenizer(
         tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
         tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True, handle_chinese_chars=True)
         tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tokenizer.decoder = decoders.WordPiece(prefix="##")
+        tokenizer.decoder = decoders.WordPiece(prefix="##", cleanup=False)
         special = list(BERT_SPECIAL_TOKENS)
         trainer = trainers.WordPieceTrainer(
             vocab_size=params.vocab_size, min_frequency=params.min_frequency, special_tokens=special,
