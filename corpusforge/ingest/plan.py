@@ -1,0 +1,189 @@
+"""Expand `--input` URIs, globs, directories and `--manifest` files into the list of files a
+run reads, each with its format, source key, size and modification time.
+
+Runs on the driver before any work: a missing path or an empty glob is an InputError that
+names it. Files of no known format are skipped and counted, not read.
+"""
+from __future__ import annotations
+
+import fnmatch
+import glob as globlib
+import gzip
+import os
+import posixpath
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from corpusforge.config import InputConfig
+from corpusforge.errors import InputError
+from corpusforge.ingest import detect_format
+
+_GLOB_CHARS = "*?["
+
+
+@dataclass(frozen=True, kw_only=True)
+class InputFile:
+    uri: str  # file:///abs/path or scheme://bucket/key
+    source: str  # dataset name
+    source_key: str  # dataset name / path relative to the input root (never absolute)
+    format: str
+    size: int
+    mtime: datetime  # UTC
+    split: str | None = None
+
+
+@dataclass(kw_only=True)
+class InputPlan:
+    files: list[InputFile] = field(default_factory=list)
+    skipped_unknown_format: list[str] = field(default_factory=list)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def plan_inputs(inputs: list[str], manifest: str | None, cfg: InputConfig) -> InputPlan:
+    """Resolve every input to files; raise InputError for a missing path or empty glob."""
+    if not inputs and not manifest:
+        raise InputError("no input: give --input PATH (repeatable) or --manifest FILE")
+    plan = InputPlan()
+    seen: set[str] = set()
+    for spec in inputs:
+        for uri, source, key, info in _expand(spec, cfg):
+            _add(plan, seen, uri, source, key, info, cfg)
+    if manifest:
+        for uri, source, key, info in _expand_manifest(manifest, cfg):
+            _add(plan, seen, uri, source, key, info, cfg)
+    plan.files.sort(key=lambda f: f.uri)
+    return plan
+
+
+def _add(plan: InputPlan, seen: set[str], uri: str, source: str, key: str,
+         info: tuple[int, datetime], cfg: InputConfig) -> None:
+    if uri in seen:
+        return
+    seen.add(uri)
+    fmt = cfg.format if cfg.format != "auto" else detect_format(uri)
+    if fmt is None:
+        plan.skipped_unknown_format.append(uri)
+        return
+    size, mtime = info
+    plan.files.append(InputFile(uri=uri, source=source, source_key=key, format=fmt, size=size,
+                                mtime=mtime, split=_split_for(posixpath.basename(uri), cfg)))
+
+
+def _split_for(name: str, cfg: InputConfig) -> str | None:
+    for pattern, split in cfg.splits.items():
+        if fnmatch.fnmatch(name, pattern):
+            return split
+    return None
+
+
+def _is_local(spec: str) -> bool:
+    return spec.startswith("file://") or "://" not in spec
+
+
+def _local(spec: str) -> str:
+    return spec[len("file://"):] if spec.startswith("file://") else spec
+
+
+def _glob_root(path: str) -> str:
+    """The non-glob prefix of a path: the input root that source keys are relative to."""
+    parts = path.split("/")
+    for i, part in enumerate(parts):
+        if any(c in part for c in _GLOB_CHARS):
+            return "/".join(parts[:i]) or "."
+    return path
+
+
+def _expand(spec: str, cfg: InputConfig):
+    if _is_local(spec):
+        yield from _expand_local(_local(spec), spec, cfg)
+    else:
+        yield from _expand_remote(spec, cfg)
+
+
+def _expand_local(path: str, spec: str, cfg: InputConfig):
+    root = _glob_root(path)
+    if root != path:
+        matches = sorted(p for p in globlib.glob(path, recursive=True) if os.path.isfile(p))
+        if not matches:
+            raise InputError(f"input glob matches no file: {spec}")
+    elif os.path.isdir(path):
+        matches = sorted(str(p) for p in Path(path).rglob("*") if p.is_file())
+        if not matches:
+            raise InputError(f"input directory is empty: {spec}")
+    elif os.path.isfile(path):
+        matches = [path]
+    else:
+        raise InputError(f"input not found: {spec}")
+    root_abs = os.path.abspath(root)
+    single_file = os.path.isfile(root_abs)
+    source = cfg.source or os.path.basename(root_abs.rstrip("/")) or "input"
+    for match in matches:
+        absolute = os.path.abspath(match)
+        rel = "" if single_file else os.path.relpath(absolute, root_abs).replace(os.sep, "/")
+        stat = os.stat(absolute)
+        mtime = datetime.fromtimestamp(stat.st_mtime_ns // 1_000_000 / 1000, tz=timezone.utc)
+        key = f"{source}/{rel}" if rel else source
+        yield f"file://{absolute}", source, key, (stat.st_size, mtime)
+
+
+def _expand_remote(spec: str, cfg: InputConfig):
+    from pyarrow import fs as pafs
+
+    filesystem, path = pafs.FileSystem.from_uri(_pyarrow_uri(spec))
+    scheme = spec.split("://", 1)[0]
+    prefix = spec[: len(spec) - len(path)] if spec.endswith(path) else f"{scheme}://"
+    root = _glob_root(path)
+    info = filesystem.get_file_info(root)
+    if info.type == pafs.FileType.NotFound:
+        raise InputError(f"input not found: {spec}")
+    if info.type == pafs.FileType.File:
+        entries = [info]
+    else:
+        entries = [e for e in filesystem.get_file_info(pafs.FileSelector(root, recursive=True))
+                   if e.type == pafs.FileType.File]
+    if root != path:
+        entries = [e for e in entries if fnmatch.fnmatch(e.path, path)]
+    if not entries:
+        raise InputError(f"input matches no file: {spec}")
+    source = cfg.source or posixpath.basename(root.rstrip("/")) or "input"
+    for entry in sorted(entries, key=lambda e: e.path):
+        rel = posixpath.relpath(entry.path, root) if entry.path != root else ""
+        mtime = entry.mtime or datetime.fromtimestamp(0, tz=timezone.utc)
+        yield prefix + entry.path, source, (f"{source}/{rel}" if rel else source), (entry.size, mtime)
+
+
+def _pyarrow_uri(uri: str) -> str:
+    # Hadoop's s3a:// is pyarrow's s3://.
+    return "s3://" + uri[len("s3a://"):] if uri.startswith("s3a://") else uri
+
+
+def _expand_manifest(manifest: str, cfg: InputConfig):
+    """A list of paths, one per line, gz or plain; relative lines are relative to the manifest."""
+    if not os.path.isfile(_local(manifest)):
+        raise InputError(f"manifest not found: {manifest}")
+    path = _local(manifest)
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        lines = [line.strip() for line in handle if line.strip() and not line.startswith("#")]
+    if not lines:
+        raise InputError(f"manifest lists no input: {manifest}")
+    base = os.path.dirname(os.path.abspath(path))
+    name = os.path.basename(path).removesuffix(".gz")
+    source = cfg.source or name.split(".")[0]
+    for line in lines:
+        if not _is_local(line):
+            for uri, _source, _key, info in _expand_remote(line, cfg):
+                yield uri, source, f"{source}/{line.split('://', 1)[1]}", info
+            continue
+        target = _local(line)
+        absolute = target if os.path.isabs(target) else os.path.join(base, target)
+        if not os.path.isfile(absolute):
+            raise InputError(f"manifest {manifest}: input not found: {line}")
+        stat = os.stat(absolute)
+        mtime = datetime.fromtimestamp(stat.st_mtime_ns // 1_000_000 / 1000, tz=timezone.utc)
+        rel = line.lstrip("/") if not os.path.isabs(target) else os.path.relpath(absolute, base)
+        yield f"file://{os.path.abspath(absolute)}", source, f"{source}/{rel}", (stat.st_size, mtime)

@@ -1,0 +1,240 @@
+"""Run the configured stages over the inputs, write the tables, check the accounting.
+
+The order of a run (DESIGN.md, commit protocol):
+
+1. take the output lock; delete rows of earlier runs that never finished;
+2. plan the inputs; skip files a finished run already processed (unless `reprocess`);
+3. ingest into staging, count records per file, write the ledger rows as `started`;
+4. run the stages (one frame of live and dropped rows), materialized into staging;
+5. write `documents`, `dropped`, `exact_index`, `stats` (each replaced by run_id);
+6. read back what was written and compare kept + dropped with the readers' counts per file;
+7. commit the ledger rows as `done` — the run counts from here on.
+
+A run killed anywhere before 7 leaves rows of an unfinished run_id only; step 1 of the next
+run removes them and that run processes the same inputs again, exactly once.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from corpusforge.config import RunConfig, config_dict, config_hash
+from corpusforge.errors import AccountingError, ConfigError
+from corpusforge.ingest.plan import InputPlan
+from corpusforge.stage import Stage
+from corpusforge.tables import ledger
+from corpusforge.tables.delta import local_path, read_table, table_path, write_run_rows
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(kw_only=True)
+class RunSummary:
+    run_id: str
+    output: str
+    files_read: int = 0
+    files_skipped_done: int = 0
+    files_skipped_unknown_format: int = 0
+    records_read: int = 0
+    kept: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)  # "stage/reason" → rows
+    noncandidates: dict[str, int] = field(default_factory=dict)  # WARC-Type → records
+    seconds: float = 0.0
+    recovered_runs: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        dropped_total = sum(self.dropped.values())
+        out = [
+            f"run {self.run_id}: {self.files_read} files read, "
+            f"{self.files_skipped_done} already done, {self.files_skipped_unknown_format} of unknown format",
+            f"records read {self.records_read} = kept {self.kept} + dropped {dropped_total}",
+        ]
+        out += [f"  dropped {n:>7}  {key}" for key, n in sorted(self.dropped.items())]
+        if self.noncandidates:
+            out.append("  not documents: " + ", ".join(f"{k}={v}" for k, v in sorted(self.noncandidates.items())))
+        if self.recovered_runs:
+            out.append("  removed rows of unfinished runs: " + ", ".join(self.recovered_runs))
+        out.append(f"wall time {self.seconds:.1f} s; tables under {self.output}: "
+                   "documents, dropped, stats, ledger, exact_index")
+        return out
+
+
+def build_stages(spark, cfg: RunConfig, output: str) -> list[Stage]:
+    """The configured stages, in order, with their params."""
+    from corpusforge.dedup.exact import ExactDedupStage, load_exact_index
+    from corpusforge.text.stage import NormalizeStage
+
+    stages: list[Stage] = []
+    for name in cfg.pipeline.stages:
+        if name == "normalize":
+            stages.append(NormalizeStage(cfg.normalize))
+        elif name == "exact_dedup":
+            if cfg.dedup.exact:
+                index = load_exact_index(spark, output) if cfg.dedup.scope == "index" else None
+                stages.append(ExactDedupStage(index))
+        else:
+            raise ConfigError(f"pipeline.stages: unknown stage {name!r}; expected one of "
+                              f"{sorted(STAGE_NAMES)}")
+    return stages
+
+
+STAGE_NAMES = ("normalize", "exact_dedup")
+
+
+def run_pipeline(spark, cfg: RunConfig, plan: InputPlan, output: str, run_id: str, *,
+                 reprocess: bool = False, stages: list[Stage] | None = None) -> RunSummary:
+    """Run the whole pipeline for one run; see the module docstring for the order."""
+    started = time.monotonic()
+    summary = RunSummary(run_id=run_id, output=output,
+                         files_skipped_unknown_format=len(plan.skipped_unknown_format))
+    with ledger.OutputLock(output, run_id):
+        summary.recovered_runs = ledger.recover(spark, output)
+        files = plan.files
+        if not reprocess:
+            done = ledger.done_inputs(spark, output)
+            files = [f for f in files if (f.uri, f.size, int(f.mtime.timestamp() * 1000)) not in done]
+        summary.files_skipped_done = len(plan.files) - len(files)
+        summary.files_read = len(files)
+        staging = _staging_dir(output, run_id)
+        if files:
+            stages = stages if stages is not None else build_stages(spark, cfg, output)
+            _run_files(spark, cfg, InputPlan(files=files), output, run_id, staging, stages, summary)
+        else:
+            log.info("nothing to do: every input is done (use --reprocess to redo)")
+        shutil.rmtree(local_path(staging) or staging, ignore_errors=True)
+        summary.seconds = time.monotonic() - started
+        _write_run_manifest(output, run_id, cfg, summary)
+    return summary
+
+
+def _run_files(spark, cfg, plan, output, run_id, staging, stages, summary) -> None:
+    from pyspark.sql import functions as F
+
+    from corpusforge.ingest.stage import read_records
+
+    started_at = datetime.now(timezone.utc)
+    timings: dict[str, float] = {}
+    clock = time.monotonic()
+    # Materialize: the records are counted, then read by the stages; extraction runs once.
+    records = _materialize(spark, read_records(spark, plan, cfg.input), staging, "records")
+    timings["ingest"] = time.monotonic() - clock
+
+    per_file = {r.source_uri: r.n for r in
+                records.where("candidate").groupBy("source_uri").agg(F.count("*").alias("n")).collect()}
+    noncandidates = {r.record_type: r.n for r in
+                     records.where("NOT candidate").groupBy("record_type").agg(F.count("*").alias("n")).collect()}
+    summary.noncandidates = noncandidates
+    summary.records_read = sum(per_file.values())
+    chash = config_hash(cfg)
+    ledger_rows = [
+        {"run_id": run_id, "input_uri": f.uri, "source_key": f.source_key, "format": f.format,
+         "size": f.size, "mtime": f.mtime, "records_read": per_file.get(f.uri, 0),
+         "status": "started", "config_hash": chash, "started_at": started_at, "finished_at": None}
+        for f in plan.files
+    ]
+    ledger.write_ledger(spark, output, run_id, ledger_rows)
+
+    frame = records.where("candidate").drop("candidate", "record_type")
+    for index, stage in enumerate(stages):
+        stage.check_schema(frame)
+        if stage.needs_materialized_input:
+            frame = _materialize(spark, frame, staging, f"before-{index}-{stage.name}")
+        frame = stage.flag(frame)
+    clock = time.monotonic()
+    final = _materialize(spark, frame.withColumn("run_id", F.lit(run_id)), staging, "final")
+    timings["stages"] = time.monotonic() - clock
+
+    clock = time.monotonic()
+    kept = final.where("drop_reason IS NULL").withColumn("n_chars", F.length("text"))
+    dropped = final.where("drop_reason IS NOT NULL").withColumn(
+        "text", F.substring("text", 1, cfg.pipeline.dropped_text_chars))
+    write_run_rows(spark, kept, output, "documents", run_id)
+    write_run_rows(spark, dropped, output, "dropped", run_id)
+    if "text_hash" in final.columns:
+        from corpusforge.text.dedup_key import DEDUP_KEY_VERSION
+
+        index_rows = kept.where("text_hash IS NOT NULL").select(
+            "text_hash", "doc_id", F.lit(DEDUP_KEY_VERSION).alias("key_version"), "run_id")
+        write_run_rows(spark, index_rows, output, "exact_index", run_id)
+    timings["write"] = time.monotonic() - clock
+
+    _check_accounting(spark, output, run_id, per_file, summary)
+    stats = _stats_rows(run_id, summary, timings, plan, stages)
+    from corpusforge.schemas import table_schema
+
+    write_run_rows(spark, spark.createDataFrame(stats, table_schema("stats")), output, "stats", run_id)
+    finished_at = datetime.now(timezone.utc)
+    for row in ledger_rows:
+        row.update(status="done", finished_at=finished_at)
+    ledger.write_ledger(spark, output, run_id, ledger_rows)  # the commit point of the run
+
+
+def _check_accounting(spark, output, run_id, per_file, summary) -> None:
+    """Kept + dropped written for the run, per file, must equal the readers' counts."""
+    from pyspark.sql import functions as F
+
+    written: dict[str, int] = {}
+    for name in ("documents", "dropped"):
+        table = read_table(spark, output, name).where(F.col("run_id") == run_id)
+        for row in table.groupBy("source_uri").agg(F.count("*").alias("n")).collect():
+            written[row.source_uri] = written.get(row.source_uri, 0) + row.n
+        if name == "documents":
+            summary.kept = table.count()
+        else:
+            summary.dropped = {f"{r.drop_stage}/{r.drop_reason}": r.n for r in
+                               table.groupBy("drop_stage", "drop_reason").agg(F.count("*").alias("n")).collect()}
+    mismatched = {uri: (n, written.get(uri, 0)) for uri, n in per_file.items() if written.get(uri, 0) != n}
+    mismatched.update({uri: (0, n) for uri, n in written.items() if uri not in per_file})
+    if mismatched:
+        uri, (read, wrote) = sorted(mismatched.items())[0]
+        raise AccountingError(
+            f"accounting failed for run {run_id}: {len(mismatched)} file(s) differ, e.g. {uri}: "
+            f"read {read} records, wrote kept + dropped = {wrote}; the run is not committed"
+        )
+
+
+def _stats_rows(run_id, summary, timings, plan, stages) -> list[dict]:
+    def row(stage, metric, value):
+        return {"run_id": run_id, "stage": stage, "metric": metric, "value": float(value)}
+
+    rows = [row("ingest", "files.read", summary.files_read),
+            row("ingest", "files.skipped_done", summary.files_skipped_done),
+            row("ingest", "files.skipped_unknown_format", summary.files_skipped_unknown_format),
+            row("ingest", "bytes.read", plan.total_bytes),
+            row("ingest", "records.read", summary.records_read),
+            row("pipeline", "documents.kept", summary.kept)]
+    rows += [row("ingest", f"records.not_document.{t}", n) for t, n in summary.noncandidates.items()]
+    for key, n in summary.dropped.items():
+        stage, reason = key.split("/", 1)
+        rows.append(row(stage, f"dropped.{reason}", n))
+    rows += [row(phase, "seconds", s) for phase, s in timings.items()]
+    for stage in stages:
+        rows += [row(stage.name, metric, value) for metric, value in stage.stats().items()]
+    return rows
+
+
+def _staging_dir(output: str, run_id: str) -> str:
+    return table_path(output, f"_staging/{run_id}")
+
+
+def _materialize(spark, df, staging: str, step: str):
+    """Write `df` to staging Parquet and read it back: later reads reuse it, never recompute."""
+    path = f"{staging}/{step}"
+    df.write.mode("overwrite").parquet(path)
+    return spark.read.parquet(path)
+
+
+def _write_run_manifest(output: str, run_id: str, cfg: RunConfig, summary: RunSummary) -> None:
+    """The resolved config and the summary of the run, beside the tables (`_runs/<run>.json`)."""
+    root = local_path(output)
+    if root is None:
+        return
+    runs = root / "_runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    payload = {"run_id": run_id, "config_hash": config_hash(cfg), "config": config_dict(cfg),
+               "summary": {k: v for k, v in summary.__dict__.items()}}
+    (runs / f"{run_id}.json").write_text(json.dumps(payload, indent=1, default=str))

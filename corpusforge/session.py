@@ -1,0 +1,156 @@
+"""A SparkSession with Delta Lake, configured from `spark-conf/<profile>/spark-defaults.conf`.
+
+The same file serves `spark-submit` (through SPARK_CONF_DIR or --properties-file) and the
+sessions this module starts in-process (tests, notebooks), so both run with the same settings.
+Before a JVM is started, `check_environment` names in one line what is missing (Java, the
+Delta jar); once it runs, the session is checked for Delta classes and for a Python version
+on the workers that matches the driver's.
+
+Example::
+
+    spark = get_session("build_corpus")          # profile from SPARK_CONF_DIR, else 'local'
+    spark = get_session("tests", profile="local", overrides={"spark.master": "local[2]"})
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from corpusforge.errors import EnvironmentProblem
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PROFILES_DIR = REPO_ROOT / "spark-conf"
+MIN_JAVA = 17  # Spark 4 runs on Java 17 or newer
+_DELTA_CLASS = "io.delta.sql.DeltaSparkSessionExtension"
+
+
+def profile_dir(profile: str | None = None) -> Path:
+    """The spark-conf directory in use: `profile`, else $SPARK_CONF_DIR, else 'local'."""
+    if profile:
+        candidate = Path(profile)
+        return candidate if candidate.is_dir() else PROFILES_DIR / profile
+    if os.environ.get("SPARK_CONF_DIR"):
+        return Path(os.environ["SPARK_CONF_DIR"])
+    return PROFILES_DIR / "local"
+
+
+def read_spark_defaults(path: Path) -> dict[str, str]:
+    """Parse a spark-defaults.conf: `key value` per line, `#` comments.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "spark-defaults.conf"
+    >>> _ = p.write_text("# c\\nspark.master  local[2]\\nspark.ui.enabled false\\n")
+    >>> read_spark_defaults(p)
+    {'spark.master': 'local[2]', 'spark.ui.enabled': 'false'}
+    """
+    if not path.is_file():
+        raise EnvironmentProblem(f"Spark profile not found: {path}")
+    conf = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, _, value = line.partition(" ")
+        conf[key.strip()] = value.strip()
+    return conf
+
+
+def java_major_version() -> int | None:
+    """The major version of the `java` Spark would start, or None when there is none."""
+    java_home = os.environ.get("JAVA_HOME")
+    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    if not java or not Path(java).exists():
+        return None
+    result = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', result.stderr + result.stdout)
+    if not match:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2)) if major == 1 else major  # "1.8" style
+
+
+def maven_jar_path(coordinate: str, repo: Path | None = None) -> Path:
+    """Where Maven keeps `group:artifact:version` in the local repository."""
+    group, artifact, version = coordinate.split(":")
+    repo = repo or Path(os.environ.get("M2_REPO", Path.home() / ".m2" / "repository"))
+    return repo / group.replace(".", "/") / artifact / version / f"{artifact}-{version}.jar"
+
+
+def check_environment(conf: dict[str, str]) -> None:
+    """Raise EnvironmentProblem, one line, when Java or a configured Delta jar is missing."""
+    java = java_major_version()
+    if java is None:
+        raise EnvironmentProblem("Java not found: install OpenJDK 17+ or set JAVA_HOME")
+    if java < MIN_JAVA:
+        raise EnvironmentProblem(f"Java {java} found, Spark 4 needs Java {MIN_JAVA}+ (JAVA_HOME)")
+    for coordinate in filter(None, conf.get("spark.jars.packages", "").split(",")):
+        coordinate = coordinate.strip()
+        if coordinate.startswith("io.delta:") and not maven_jar_path(coordinate).is_file():
+            raise EnvironmentProblem(
+                f"Delta Lake jar {coordinate} is not in {maven_jar_path(coordinate).parent}: "
+                f"run `make jars` (mvn dependency:get -Dartifact={coordinate})"
+            )
+
+
+def _spark_is_running() -> bool:
+    """True inside spark-submit (the JVM exists already) or when a session is active."""
+    from pyspark.sql import SparkSession
+
+    return SparkSession.getActiveSession() is not None or "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def get_session(app_name: str = "corpusforge", *, profile: str | None = None,
+                overrides: dict[str, str] | None = None):
+    """Return a SparkSession with Delta configured from the profile's spark-defaults.conf.
+
+    Under spark-submit the JVM already holds the profile's settings and this only names the
+    app; in-process, the profile is applied to the builder after `check_environment`.
+    """
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name)
+    if not _spark_is_running():
+        conf_dir = profile_dir(profile)
+        conf = read_spark_defaults(conf_dir / "spark-defaults.conf")
+        conf.update(overrides or {})
+        check_environment(conf)
+        log4j = conf_dir / "log4j2.properties"
+        if log4j.is_file():
+            option = f"-Dlog4j.configurationFile={log4j}"
+            conf["spark.driver.extraJavaOptions"] = (
+                conf.get("spark.driver.extraJavaOptions", "") + " " + option
+            ).strip()
+        for key, value in conf.items():
+            builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    _check_session(spark)
+    return spark
+
+
+def _check_session(spark) -> None:
+    jvm = spark.sparkContext._jvm
+    loader = jvm.Thread.currentThread().getContextClassLoader()
+    try:
+        jvm.java.lang.Class.forName(_DELTA_CLASS, False, loader)
+    except Exception:  # py4j wraps ClassNotFoundException in Py4JJavaError
+        raise EnvironmentProblem(
+            "Delta Lake classes are not on Spark's classpath: set spark.jars.packages "
+            "io.delta:delta-spark_4.2_2.13:4.4.0 in the profile and run `make jars`"
+        ) from None
+    driver = f"{sys.version_info.major}.{sys.version_info.minor}"
+    worker = (
+        spark.sparkContext.parallelize([0], 1)
+        .map(lambda _: "%d.%d" % __import__("sys").version_info[:2])
+        .first()
+    )
+    if worker != driver:
+        raise EnvironmentProblem(
+            f"Python {worker} on the workers, {driver} on the driver: set PYSPARK_PYTHON "
+            "to the same interpreter (or ship the venv with spark.archives)"
+        )

@@ -1,0 +1,163 @@
+"""The stage contract: a stage reads declared columns and marks the rows it drops.
+
+The pipeline carries one DataFrame through every stage. Each row is either live or dropped:
+dropped rows have `drop_stage`, `drop_reason` (`<family>.<rule>`) and `detail` set, and every
+later stage passes them through untouched. So one frame holds kept and dropped rows together,
+and each expensive step (HTML extraction, language ID) runs once for both table writes.
+
+- `Stage.flag(df)` returns `df` with the stage's output columns added and its drops marked.
+- `Stage.apply(df)` returns `(kept, dropped)`, for callers who want the two apart.
+- `BatchStage` is for row-local rules: its subclass writes `transform(batch)` over one Arrow
+  batch of live rows, and the base runs it with `mapInArrow` (no row-at-a-time UDF).
+- A stage that compares rows (dedup) sets `needs_materialized_input`; the pipeline then writes
+  the frame to staging before it, so the stage may read its input twice without recomputing it.
+
+Example::
+
+    class DropEmpty(BatchStage):
+        name = "filters.empty"
+        requires = ("text",)
+        def transform(self, batch):
+            empty = pc.equal(pc.utf8_length(batch.column("text")), 0)
+            return with_drops(batch, pc.if_else(empty, "filters.empty_text", None))
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar, Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from corpusforge.errors import SchemaError
+
+DROP_COLUMNS = ("drop_stage", "drop_reason", "detail")
+
+
+class Stage(ABC):
+    """A pipeline step. Subclasses set `name` (the stable drop_stage) and `requires`."""
+
+    name: ClassVar[str]
+    requires: ClassVar[tuple[str, ...]] = ()  # input columns the stage reads
+    provides: ClassVar[tuple[tuple[str, str], ...]] = ()  # (column, Spark DDL type) it adds
+    needs_materialized_input: ClassVar[bool] = False  # reads its input more than once
+
+    def check_schema(self, df) -> None:
+        """Raise SchemaError naming the first required column `df` lacks."""
+        missing = [c for c in (*self.requires, *DROP_COLUMNS) if c not in df.columns]
+        if missing:
+            raise SchemaError(
+                f"stage {self.name!r}: input column {missing[0]!r} missing; "
+                f"it needs {list(self.requires)}, got {df.columns}"
+            )
+
+    @abstractmethod
+    def flag(self, df):
+        """Return `df` plus the stage's columns, with the rows it drops marked."""
+
+    def apply(self, df):
+        """Run the stage and return (kept, dropped) DataFrames."""
+        self.check_schema(df)
+        flagged = self.flag(df)
+        return flagged.where("drop_reason IS NULL"), flagged.where("drop_reason IS NOT NULL")
+
+    def stats(self) -> dict[str, float]:
+        """Counts the stage wants in `stats` beyond kept/dropped (e.g. PII masks)."""
+        return {}
+
+
+class BatchStage(Stage):
+    """A row-local stage applied to Arrow batches of live rows."""
+
+    @abstractmethod
+    def transform(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """Return `batch` (live rows only) with `provides` columns and drops marked.
+
+        The returned batch has the input's columns (values may change, e.g. `text`), the
+        `provides` columns, and `drop_reason`/`detail` set where the row is dropped. The base
+        fills `drop_stage`.
+        """
+
+    def flag(self, df):
+        from pyspark.sql.types import StructField, StructType, _parse_datatype_string
+
+        self.check_schema(df)
+        fields = list(df.schema.fields)
+        for column, ddl in self.provides:
+            if column not in df.columns:
+                fields.append(StructField(column, _parse_datatype_string(ddl), True))
+        out_schema = StructType(fields)
+        out_arrow = arrow_schema(out_schema)
+        stage_name = self.name
+        transform = self.transform
+
+        def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            for batch in batches:
+                live = pc.is_null(batch.column("drop_reason"))
+                out = []
+                live_rows = batch.filter(live)
+                if live_rows.num_rows:
+                    done = transform(live_rows)
+                    out.append(_mark_stage(done, stage_name))
+                dead_rows = batch.filter(pc.invert(live))
+                if dead_rows.num_rows:
+                    out.append(dead_rows)
+                for part in out:
+                    yield _align(part, out_arrow)
+
+        return df.mapInArrow(run, out_schema)
+
+
+def with_drops(batch: pa.RecordBatch, reasons: pa.Array | list, details=None) -> pa.RecordBatch:
+    """Set `drop_reason` (and `detail`) on `batch` where `reasons` is not null.
+
+    >>> b = pa.record_batch({"text": ["a", ""], "drop_reason": pa.nulls(2, pa.string()),
+    ...                      "detail": pa.nulls(2, pa.string())})
+    >>> with_drops(b, ["x.empty" if not t else None for t in ["a", ""]]).column("drop_reason")
+    ... # doctest: +ELLIPSIS
+    <pyarrow.lib.StringArray ...>
+    [
+      null,
+      "x.empty"
+    ]
+    """
+    reasons = pa.array(reasons, pa.string()) if not isinstance(reasons, pa.Array) else reasons
+    details = pa.nulls(batch.num_rows, pa.string()) if details is None else pa.array(details, pa.string())
+    batch = set_column(batch, "drop_reason", pc.coalesce(batch.column("drop_reason"), reasons))
+    return set_column(batch, "detail", pc.coalesce(batch.column("detail"), details))
+
+
+def set_column(batch: pa.RecordBatch, name: str, values) -> pa.RecordBatch:
+    """Replace or append column `name` of `batch`."""
+    values = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    index = batch.schema.get_field_index(name)
+    if index >= 0:
+        return batch.set_column(index, name, values)
+    return batch.append_column(name, values)
+
+
+def _mark_stage(batch: pa.RecordBatch, stage_name: str) -> pa.RecordBatch:
+    dropped = pc.is_valid(batch.column("drop_reason"))
+    stage = pc.if_else(dropped, pa.scalar(stage_name), pa.scalar(None, pa.string()))
+    return set_column(batch, "drop_stage", pc.coalesce(batch.column("drop_stage"), stage))
+
+
+def arrow_schema(spark_schema) -> pa.Schema:
+    """The Arrow schema mapInArrow expects for a Spark schema (timestamps in UTC)."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(spark_schema, timezone="UTC")
+
+
+def _align(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """Order, fill (nulls) and cast `batch`'s columns to `schema`."""
+    columns = []
+    for field in schema:
+        index = batch.schema.get_field_index(field.name)
+        column = batch.column(index) if index >= 0 else pa.nulls(batch.num_rows, field.type)
+        if column.type != field.type:
+            column = column.cast(field.type)
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, schema=schema)

@@ -1,0 +1,37 @@
+"""One session-scoped local Spark session for every in-process Spark test."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    from corpusforge.session import get_session
+
+    warehouse = tmp_path_factory.mktemp("warehouse")
+    session = get_session(
+        "corpusforge-tests",
+        profile="local",
+        overrides={
+            "spark.master": "local[2]",
+            "spark.driver.memory": "2g",
+            "spark.sql.shuffle.partitions": "4",
+            "spark.sql.warehouse.dir": str(warehouse),
+            "spark.default.parallelism": "4",
+        },
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA
