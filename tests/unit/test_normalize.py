@@ -1,0 +1,80 @@
+"""Normalization steps one by one, and the pure half of boilerplate-line removal."""
+from __future__ import annotations
+
+import hashlib
+
+from corpusforge.text.dedup_key import dedup_key
+from corpusforge.text.normalize import (
+    NormalizeParams,
+    line_fingerprints,
+    normalize_batch,
+    normalize_text,
+    remove_lines,
+)
+
+ALL_OFF = NormalizeParams(fix_mojibake=False, strip_control=False, collapse_whitespace=False, fullwidth_ascii=False)
+
+
+def test_mojibake_is_repaired_and_curly_quotes_kept():
+    assert normalize_text("The cafÃ© said â€œhelloâ€\x9d") == "The café said “hello”"
+    assert normalize_text("cafÃ©", NormalizeParams(fix_mojibake=False)) == "cafÃ©"
+
+
+def test_unicode_forms():
+    decomposed = "e\u0301"
+    assert normalize_text(decomposed) == "\u00e9"  # NFC composes
+    assert normalize_text("ﬁ ㎏", NormalizeParams(form="NFKC")) == "fi kg"
+    assert normalize_text("ﬁ", NormalizeParams()) == "ﬁ"  # NFC leaves compatibility characters
+
+
+def test_control_and_zero_width_removed_but_joiners_and_tabs_kept():
+    text = "a\u200bb\x00c\ufeffd\u00ade\x07f"
+    assert normalize_text(text, NormalizeParams(collapse_whitespace=False)) == "abcdef"
+    persian = "می\u200cخواهم"  # ZWNJ is part of the spelling
+    assert normalize_text(persian) == persian
+    assert normalize_text("a\tb\r\nc", NormalizeParams(collapse_whitespace=False)) == "a\tb\nc"
+    assert normalize_text("a\u200bb", NormalizeParams(strip_control=False)) == "a\u200bb"
+
+
+def test_whitespace_collapsing():
+    text = "  first   line  \n\n\n\n second\u3000\u3000line \n"
+    assert normalize_text(text) == "first line\n\nsecond line"
+    assert normalize_text(text, ALL_OFF) == text
+
+
+def test_fullwidth_letters_and_digits_but_not_chinese_punctuation():
+    assert normalize_text("ＧＤＰ增长５％，好！") == "GDP增长５％，好！".replace("５", "5")
+    assert normalize_text("ＡＢ，！", NormalizeParams(fullwidth_punctuation=True)) == "AB,!"
+    assert normalize_text("ＡＢ", NormalizeParams(fullwidth_ascii=False)) == "ＡＢ"
+
+
+def test_to_simplified_is_opt_in():
+    assert normalize_text("開放中文轉換") == "開放中文轉換"
+    assert normalize_text("開放中文轉換", NormalizeParams(to_simplified=True)) == "开放中文转换"
+
+
+def test_dedup_key_does_not_depend_on_normalization():
+    raw = "ＨＥＬＬＯ\u200b  world!\n\n\n\n開放"
+    assert dedup_key(normalize_text(raw)) == dedup_key(normalize_text(raw, ALL_OFF)) == dedup_key(raw)
+
+
+def test_batch_keeps_nulls():
+    assert normalize_batch(["a   b", None, ""]) == ["a b", None, ""]
+
+
+def test_fingerprints_are_stable_distinct_and_normalized():
+    text = "Accept all cookies\nReal content here.\n\n  ACCEPT   all cookies  "
+    fingerprints = line_fingerprints(text)
+    assert len(fingerprints) == 2  # the banner appears twice in the document, counted once
+    assert fingerprints[0] == line_fingerprints("accept all cookies")[0]
+    # BLAKE2b-64 of the folded line, not hash(): the same in every process and run.
+    assert fingerprints[0] == hashlib.blake2b(b"accept all cookies", digest_size=8).hexdigest()
+    assert line_fingerprints("\n \n") == []
+
+
+def test_remove_lines():
+    banner = line_fingerprints("Accept all cookies")[0]
+    text = "Accept all cookies\n\nParagraph one.\n\n\nParagraph two.\nAccept ALL cookies"
+    assert remove_lines(text, {banner}) == ("Paragraph one.\n\nParagraph two.", 2)
+    assert remove_lines(text, set()) == (text, 0)
+    assert remove_lines(text, {line_fingerprints("unrelated")[0]}) == (text, 0)
