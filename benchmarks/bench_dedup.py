@@ -1,0 +1,265 @@
+"""MinHash dedup benchmark: corpusforge's Spark path beside datasketch's MinHashLSH.
+
+Both run on the same dedup keys of a planted corpus (benchmarks/dedup_corpus.py), with the same
+shingles (corpusforge.dedup.minhash.shingles), the same permutation coefficients (a, b) and the
+same bands (14 × 8 of 112) and the same check of candidates (estimated Jaccard ≥ the S-curve
+threshold). Reported per size: docs/s and docs/s per core, peak memory (RSS of the whole process
+tree: driver, JVM, Python workers), and precision/recall per true-Jaccard bin.
+
+    .venv/bin/python benchmarks/bench_dedup.py --sizes 5000 20000 --seed 1
+
+Recall of a bin: planted pairs (copy, origin) of that true Jaccard that end in one cluster.
+Removal precision: each dropped document is judged against the document it is said to
+duplicate; pairs with true Jaccard ≥ 0.8 count as right, < 0.5 as wrong, 0.5–0.8 as neutral.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from benchmarks.dedup_corpus import Doc, background_jaccard, corpus_hash, generate, load_sentences, planted_pairs
+from corpusforge.dedup.lsh import lsh_threshold, near_duplicates
+from corpusforge.dedup.minhash import MinHashParams, jaccard, shingles
+from corpusforge.text.dedup_key import dedup_key
+
+BINS = [(0.9, 1.01, "≥0.9"), (0.8, 0.9, "0.8–0.9"), (0.7, 0.8, "0.7–0.8"), (0.5, 0.7, "0.5–0.7"), (0.0, 0.5, "<0.5")]
+SPARK_CORES = 2  # local[2]: the machine has two cores
+MEMORY_SAMPLE_SECONDS = 0.2  # how often the RSS sampler looks at the process tree
+
+
+class PeakMemory:
+    """Samples the summed RSS of this process and all its descendants (JVM, Python workers)."""
+
+    def __init__(self) -> None:
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _tree_rss(self) -> int:
+        children: dict[int, list[int]] = defaultdict(list)
+        rss: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+                children[int(fields[1])].append(int(entry))
+                rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            except (OSError, IndexError, ValueError):
+                continue  # the process ended while we looked
+        total, stack = 0, [os.getpid()]
+        while stack:
+            pid = stack.pop()
+            total += rss.get(pid, 0)
+            stack.extend(children.get(pid, []))
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_bytes = max(self.peak_bytes, self._tree_rss())
+            self._stop.wait(MEMORY_SAMPLE_SECONDS)
+
+    def __enter__(self) -> "PeakMemory":
+        self.peak_bytes = self._tree_rss()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _clusters(dropped: dict[str, str]) -> dict[str, str]:
+    """doc → its representative, for every document in a predicted cluster."""
+    representative = dict(dropped)
+    for target in set(dropped.values()):
+        representative.setdefault(target, target)
+    return representative
+
+
+def evaluate(
+    dropped: dict[str, str], docs: list[Doc], keys: dict[str, str], pairs: list[tuple[str, str, str, float]]
+) -> dict[str, object]:
+    """Recall per true-Jaccard bin (planted pairs), removal precision, exact/skew/hard negatives apart."""
+    cluster = _clusters(dropped)
+    lang = {doc.doc_id: doc.lang for doc in docs}
+    kind = {doc.doc_id: doc.kind for doc in docs}
+
+    def together(left: str, right: str) -> bool:
+        return cluster.get(left, left) == cluster.get(right, right)
+
+    recall: dict[str, object] = {}
+    for low, high, name in BINS:
+        members = [pair for pair in pairs if pair[2] == "near" and low <= pair[3] < high]
+        found = sum(together(member, origin) for member, origin, _, _ in members)
+        recall[name] = {"pairs": len(members), "recall": round(found / len(members), 4) if members else None}
+    for special in ("exact", "skew"):
+        members = [pair for pair in pairs if pair[2] == special]
+        recall[special] = {
+            "pairs": len(members),
+            "recall": round(sum(together(m, o) for m, o, _, _ in members) / len(members), 4) if members else None,
+        }
+    high_pairs = [pair for pair in pairs if pair[2] == "near" and pair[3] >= 0.85]
+    recall["≥0.85"] = {
+        "pairs": len(high_pairs),
+        "recall": round(sum(together(m, o) for m, o, _, _ in high_pairs) / len(high_pairs), 4) if high_pairs else None,
+    }
+    removal_bins = {name: 0 for _, _, name in BINS}
+    for member, target in dropped.items():
+        similarity = jaccard(shingles(keys[member], 5, lang[member]), shingles(keys[target], 5, lang[target]))
+        for low, high, name in BINS:
+            if low <= similarity < high:
+                removal_bins[name] += 1
+    right = removal_bins["≥0.9"] + removal_bins["0.8–0.9"]
+    wrong = removal_bins["<0.5"]
+    hard_merged = sum(
+        1 for member, target in dropped.items() if "hard_negative" in (kind[member], kind[target])
+    )
+    return {
+        "recall": recall,
+        "removals_by_true_jaccard": removal_bins,
+        "removal_precision": round(right / (right + wrong), 4) if right + wrong else None,
+        "dropped": len(dropped),
+        "hard_negatives_merged": hard_merged,
+    }
+
+
+def run_spark(docs: list[Doc], keys: dict[str, str], params: MinHashParams, workdir: Path) -> tuple[dict[str, str], float, int]:
+    from corpusforge.session import get_session
+
+    source = workdir / "input.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "doc_id": [doc.doc_id for doc in docs],
+                "dedup_key": [keys[doc.doc_id] for doc in docs],
+                "lang": [doc.lang for doc in docs],
+                "split_rank": pa.array([2] * len(docs), pa.int32()),
+            }
+        ),
+        source,
+    )
+    spark = get_session(
+        "bench-dedup",
+        profile="local",
+        overrides={
+            "spark.master": f"local[{SPARK_CORES}]",
+            "spark.driver.memory": "4g",
+            "spark.sql.shuffle.partitions": str(2 * SPARK_CORES),
+            "spark.sql.execution.arrow.maxRecordsPerBatch": "2000",
+        },
+    )
+    spark.range(1).count()  # JVM and Python worker start-up is not part of the measurement
+    output = workdir / "dropped.parquet"
+    with PeakMemory() as memory:
+        started = time.perf_counter()
+        frame = spark.read.parquet(str(source))
+        near_duplicates(frame, params, verify="signature").write.mode("overwrite").parquet(str(output))
+        elapsed = time.perf_counter() - started
+    table = pq.read_table(output)
+    dropped = dict(zip(table.column("doc_id").to_pylist(), table.column("duplicate_of").to_pylist()))
+    return dropped, elapsed, memory.peak_bytes
+
+
+def run_datasketch(docs: list[Doc], keys: dict[str, str], params: MinHashParams) -> tuple[dict[str, str], float, int]:
+    from datasketch import MinHash, MinHashLSH
+
+    a, b = params.permutations()
+    threshold = lsh_threshold(params)
+    with PeakMemory() as memory:
+        started = time.perf_counter()
+        ids = sorted(doc.doc_id for doc in docs)  # visit in doc_id order: the minimum represents
+        lang = {doc.doc_id: doc.lang for doc in docs}
+        shingled = [(identifier, shingles(keys[identifier], params.ngram, lang[identifier])) for identifier in ids]
+        shingled = [(identifier, values) for identifier, values in shingled if values]
+        sketches = MinHash.bulk(
+            [[value.encode("utf-8") for value in values] for _, values in shingled],
+            num_perm=params.num_perm,
+            permutations=(a, b),
+            scheme="legacy",  # the (a·h + b) mod (2^61 − 1) family, with our coefficients
+        )
+        index = MinHashLSH(num_perm=params.num_perm, params=(params.bands, params.rows))
+        with index.insertion_session() as session:
+            for (identifier, _), sketch in zip(shingled, sketches):
+                session.insert(identifier, sketch)
+        sketch_of = {identifier: sketch for (identifier, _), sketch in zip(shingled, sketches)}
+        parent: dict[str, str] = {}
+
+        def find(node: str) -> str:
+            parent.setdefault(node, node)
+            while parent[node] != node:
+                parent[node] = parent[parent[node]]
+                node = parent[node]
+            return node
+
+        for identifier, sketch in sketch_of.items():
+            for candidate in index.query(sketch):
+                if candidate != identifier and sketch.jaccard(sketch_of[candidate]) >= threshold:
+                    left, right = find(identifier), find(candidate)
+                    if left != right:
+                        parent[max(left, right)] = min(left, right)
+        dropped = {node: find(node) for node in list(parent) if find(node) != node}
+        elapsed = time.perf_counter() - started
+    return dropped, elapsed, memory.peak_bytes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[5000])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--skip-datasketch", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    params = MinHashParams()
+    sentences = load_sentences()
+    results = []
+    for size in args.sizes:
+        docs = generate(size, args.seed, sentences)
+        keys = {doc.doc_id: dedup_key(doc.text) for doc in docs}
+        pairs = planted_pairs(docs, keys)
+        entry: dict[str, object] = {
+            "docs": size,
+            "seed": args.seed,
+            "corpus_hash": corpus_hash(docs),
+            "mean_chars": round(float(np.mean([len(doc.text) for doc in docs])), 1),
+            "background_max_jaccard": round(background_jaccard(docs, keys, 2000, args.seed), 4),
+        }
+        with tempfile.TemporaryDirectory() as workdir:
+            dropped, seconds, peak = run_spark(docs, keys, params, Path(workdir))
+        entry["corpusforge"] = {
+            "seconds": round(seconds, 2),
+            "docs_per_s": round(size / seconds, 1),
+            "cores": SPARK_CORES,
+            "docs_per_s_per_core": round(size / seconds / SPARK_CORES, 1),
+            "peak_rss_mb": round(peak / 2**20),
+            **evaluate(dropped, docs, keys, pairs),
+        }
+        if not args.skip_datasketch:
+            dropped, seconds, peak = run_datasketch(docs, keys, params)
+            entry["datasketch"] = {
+                "seconds": round(seconds, 2),
+                "docs_per_s": round(size / seconds, 1),
+                "cores": 1,
+                "docs_per_s_per_core": round(size / seconds, 1),
+                "peak_rss_mb": round(peak / 2**20),
+                **evaluate(dropped, docs, keys, pairs),
+            }
+        print(json.dumps(entry, ensure_ascii=False, indent=1), flush=True)
+        results.append(entry)
+    if args.json:
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
