@@ -15,6 +15,9 @@ files with pyarrow. The dataset is reproducible and resumable:
   is then the epoch plus samples consumed per worker, and a dataset given that state yields
   exactly the samples its stream had not yet delivered.
 
+Ranks may receive slightly different sample counts (units differ in size): under DDP, end
+the epoch at the smallest rank's count or wrap the loop in DDP's `join()` context.
+
 Typical loop (one dataset per rank; save each rank's `state_dict()` in its checkpoint)::
 
     dataset = DeltaTokenDataset("out/tokens", version=12, params=ReaderParams(seq_length=512, split="train"))
