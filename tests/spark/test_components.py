@@ -65,3 +65,12 @@ def test_missing_column_is_named(spark) -> None:
     frame = spark.createDataFrame([("a", "b")], "a string, b string")
     with pytest.raises(SchemaError, match="'src'"):
         connected_components(frame)
+
+
+def test_star_given_the_wrong_way_round_is_rooted_at_its_minimum(spark) -> None:
+    # already a star forest, but with edges pointing at the larger node: the pre-check must not
+    # take the larger node for the root
+    edges = [("a", "m"), ("b", "m"), ("c", "m"), ("x", "y")]
+    frame = spark.createDataFrame(edges, "src string, dst string")
+    got = {row["node"]: row["component"] for row in connected_components(frame).collect()}
+    assert got == {"a": "a", "b": "a", "c": "a", "m": "a", "x": "x", "y": "x"}
