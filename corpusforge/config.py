@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from corpusforge.errors import ConfigError
+from corpusforge.filters.stage import FiltersConfig
+from corpusforge.langid import LangIdParams
+from corpusforge.text.boilerplate import BoilerplateParams
 from corpusforge.text.normalize import NormalizeParams
 
 
@@ -51,6 +54,7 @@ class DedupConfig:
 @dataclass(frozen=True, kw_only=True)
 class PipelineConfig:
     stages: tuple[str, ...] = ("normalize", "exact_dedup")  # run in this order after ingest
+    outputs: tuple[str, ...] = ()  # tables written from the kept documents, e.g. ("tokens",)
     dropped_text_chars: int = 2000  # prefix of the text kept in `dropped` rows
 
 
@@ -60,6 +64,9 @@ class RunConfig:
     normalize: NormalizeParams = field(default_factory=NormalizeParams)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    langid: LangIdParams = field(default_factory=LangIdParams)  # the `langid` stage
+    filters: FiltersConfig = field(default_factory=FiltersConfig)  # [filters.<family>] and [filters.<family>.<lang>]
+    boilerplate: BoilerplateParams = field(default_factory=BoilerplateParams)  # the `boilerplate` stage
 
 
 _CHOICES = {

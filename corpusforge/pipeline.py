@@ -15,6 +15,7 @@ run removes them and that run processes the same inputs again, exactly once.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import shutil
@@ -22,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from corpusforge import failpoints
 from corpusforge.config import RunConfig, config_dict, config_hash
 from corpusforge.errors import AccountingError, ConfigError
 from corpusforge.ingest.plan import InputPlan
@@ -63,26 +65,50 @@ class RunSummary:
         return out
 
 
-def build_stages(spark, cfg: RunConfig, output: str) -> list[Stage]:
+@dataclass(frozen=True, kw_only=True)
+class StageContext:
+    """What a stage factory may use to build its stage."""
+
+    spark: object
+    cfg: RunConfig
+    output: str
+    run_id: str
+
+
+# Stage name in `pipeline.stages` → "module:factory"; a factory takes a StageContext and
+# returns the Stage, or None when its config turns it off.
+STAGE_FACTORIES = {
+    "normalize": "corpusforge.text.stage:normalize_stage",
+    "exact_dedup": "corpusforge.dedup.exact:exact_dedup_stage",
+    "langid": "corpusforge.langid_stage:langid_stage",
+    "filters.gopher_quality": "corpusforge.filters.stage:gopher_quality_stage",
+    "filters.gopher_repetition": "corpusforge.filters.stage:gopher_repetition_stage",
+    "filters.cjk": "corpusforge.filters.stage:cjk_stage",
+    "filters.c4": "corpusforge.filters.stage:c4_stage",
+    "filters.fineweb": "corpusforge.filters.stage:fineweb_stage",
+    "pii": "corpusforge.text.pii_stage:pii_stage",
+    "boilerplate": "corpusforge.text.boilerplate:boilerplate_stage",
+}
+
+
+# Output name in `pipeline.outputs` → "module:function"; the function takes the StageContext
+# and the kept documents (run_id column included) and writes its tables by run_id
+# (tables/delta.write_run_rows), before the run is committed.
+OUTPUT_WRITERS: dict[str, str] = {}
+
+
+def build_stages(ctx: StageContext) -> list[Stage]:
     """The configured stages, in order, with their params."""
-    from corpusforge.dedup.exact import ExactDedupStage, load_exact_index
-    from corpusforge.text.stage import NormalizeStage
-
     stages: list[Stage] = []
-    for name in cfg.pipeline.stages:
-        if name == "normalize":
-            stages.append(NormalizeStage(cfg.normalize))
-        elif name == "exact_dedup":
-            if cfg.dedup.exact:
-                index = load_exact_index(spark, output) if cfg.dedup.scope == "index" else None
-                stages.append(ExactDedupStage(index))
-        else:
+    for name in ctx.cfg.pipeline.stages:
+        if name not in STAGE_FACTORIES:
             raise ConfigError(f"pipeline.stages: unknown stage {name!r}; expected one of "
-                              f"{sorted(STAGE_NAMES)}")
+                              f"{sorted(STAGE_FACTORIES)}")
+        module_name, _, factory = STAGE_FACTORIES[name].partition(":")
+        stage = getattr(importlib.import_module(module_name), factory)(ctx)
+        if stage is not None:
+            stages.append(stage)
     return stages
-
-
-STAGE_NAMES = ("normalize", "exact_dedup")
 
 
 def run_pipeline(spark, cfg: RunConfig, plan: InputPlan, output: str, run_id: str, *,
@@ -101,7 +127,7 @@ def run_pipeline(spark, cfg: RunConfig, plan: InputPlan, output: str, run_id: st
         summary.files_read = len(files)
         staging = _staging_dir(output, run_id)
         if files:
-            stages = stages if stages is not None else build_stages(spark, cfg, output)
+            stages = stages if stages is not None else build_stages(StageContext(spark=spark, cfg=cfg, output=output, run_id=run_id))
             _run_files(spark, cfg, InputPlan(files=files), output, run_id, staging, stages, summary)
         else:
             log.info("nothing to do: every input is done (use --reprocess to redo)")
@@ -152,21 +178,31 @@ def _run_files(spark, cfg, plan, output, run_id, staging, stages, summary) -> No
     kept = final.where("drop_reason IS NULL").withColumn("n_chars", F.length("text"))
     dropped = final.where("drop_reason IS NOT NULL").withColumn(
         "text", F.substring("text", 1, cfg.pipeline.dropped_text_chars))
-    write_run_rows(spark, kept, output, "documents", run_id)
+    write_run_rows(spark, failpoints.in_task(kept, "documents_write"), output, "documents", run_id)
+    failpoints.hit("after_documents")
     write_run_rows(spark, dropped, output, "dropped", run_id)
+    failpoints.hit("after_dropped")
     if "text_hash" in final.columns:
         from corpusforge.text.dedup_key import DEDUP_KEY_VERSION
 
         index_rows = kept.where("text_hash IS NOT NULL").select(
             "text_hash", "doc_id", F.lit(DEDUP_KEY_VERSION).alias("key_version"), "run_id")
         write_run_rows(spark, index_rows, output, "exact_index", run_id)
+    for name in cfg.pipeline.outputs:
+        if name not in OUTPUT_WRITERS:
+            raise ConfigError(f"pipeline.outputs: unknown output {name!r}; expected one of "
+                              f"{sorted(OUTPUT_WRITERS)}")
+        module_name, _, function = OUTPUT_WRITERS[name].partition(":")
+        ctx = StageContext(spark=spark, cfg=cfg, output=output, run_id=run_id)
+        getattr(importlib.import_module(module_name), function)(ctx, kept)
     timings["write"] = time.monotonic() - clock
 
     _check_accounting(spark, output, run_id, per_file, summary)
-    stats = _stats_rows(run_id, summary, timings, plan, stages)
+    stats = _stats_rows(run_id, summary, timings, plan, stages, final)
     from corpusforge.schemas import table_schema
 
     write_run_rows(spark, spark.createDataFrame(stats, table_schema("stats")), output, "stats", run_id)
+    failpoints.hit("before_commit")
     finished_at = datetime.now(timezone.utc)
     for row in ledger_rows:
         row.update(status="done", finished_at=finished_at)
@@ -197,7 +233,7 @@ def _check_accounting(spark, output, run_id, per_file, summary) -> None:
         )
 
 
-def _stats_rows(run_id, summary, timings, plan, stages) -> list[dict]:
+def _stats_rows(run_id, summary, timings, plan, stages, final) -> list[dict]:
     def row(stage, metric, value):
         return {"run_id": run_id, "stage": stage, "metric": metric, "value": float(value)}
 
@@ -214,6 +250,7 @@ def _stats_rows(run_id, summary, timings, plan, stages) -> list[dict]:
     rows += [row(phase, "seconds", s) for phase, s in timings.items()]
     for stage in stages:
         rows += [row(stage.name, metric, value) for metric, value in stage.stats().items()]
+        rows += [row(stage.name, metric, value) for metric, value in stage.stats_from(final).items()]
     return rows
 
 

@@ -65,6 +65,11 @@ class Stage(ABC):
         """Counts the stage wants in `stats` beyond kept/dropped (e.g. PII masks)."""
         return {}
 
+    def stats_from(self, final) -> dict[str, float]:
+        """Counts computed from the run's final (materialized) frame, e.g. sums of `quality`
+        entries the stage wrote: exact under task retries, unlike accumulators."""
+        return {}
+
 
 class BatchStage(Stage):
     """A row-local stage applied to Arrow batches of live rows."""

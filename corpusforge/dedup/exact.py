@@ -98,3 +98,11 @@ def load_exact_index(spark, output: str):
             f"{DEDUP_KEY_VERSION}: rebuild the index or run with dedup.scope=run"
         )
     return index
+
+
+def exact_dedup_stage(ctx) -> ExactDedupStage | None:
+    """The `exact_dedup` stage of a run, from the `[dedup]` config section."""
+    if not ctx.cfg.dedup.exact:
+        return None
+    index = load_exact_index(ctx.spark, ctx.output) if ctx.cfg.dedup.scope == "index" else None
+    return ExactDedupStage(index)

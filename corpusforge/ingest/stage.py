@@ -3,6 +3,14 @@
 Each task streams its file through the format's reader (ingest/base.py) and emits Arrow
 batches of bounded size. A file that cannot be opened or read at all becomes one dropped row
 (`ingest.unreadable`), so a bad file never stops the run and is never silently lost.
+
+The Spark path must give exactly what the pure reader gives on the same file (tests/spark/
+test_ingest_stage.py checks it file by file), so WARC/ARC files are opened *seekable*: the
+readers resync past damage only on a seekable stream, and a forward-only stream would lose
+the records after a damaged region.
+
+Rows are built column by column (one Python list per column, one `pa.array` per column and
+batch), not as one dict per row: benchmarks/bench_ingest.py measured the difference.
 """
 from __future__ import annotations
 
@@ -17,7 +25,6 @@ from corpusforge.config import InputConfig
 from corpusforge.ingest import RAW_STREAM_FORMATS, reader_for
 from corpusforge.ingest.base import IngestOptions, Record
 from corpusforge.ingest.plan import InputPlan, _pyarrow_uri
-from corpusforge.stage import arrow_schema
 from corpusforge.text.dedup_key import doc_id
 
 log = logging.getLogger(__name__)
@@ -28,48 +35,95 @@ RECORD_SCHEMA_DDL = (
     "content_type string, label string, split string, metadata map<string,string>, "
     "candidate boolean, record_type string, drop_stage string, drop_reason string, detail string"
 )
-_ROWS_PER_BATCH = 1000  # bounds a task's memory: records are flushed every this many
+FILES_SCHEMA_DDL = "uri string, source string, source_key string, format string, split string"
+# RECORD_SCHEMA_DDL as the Arrow schema mapInArrow expects (what `stage.arrow_schema` makes of
+# it, timestamps in UTC), spelled out so a task or the benchmark needs no Spark session to
+# parse DDL; tests/spark/test_ingest_stage.py checks that the two agree.
+RECORD_ARROW_SCHEMA = pa.schema([
+    ("doc_id", pa.string()), ("text", pa.string()), ("url", pa.string()), ("source", pa.string()),
+    ("source_key", pa.string()), ("source_id", pa.string()), ("source_uri", pa.string()),
+    ("source_offset", pa.int64()), ("crawl_ts", pa.timestamp("us", tz="UTC")),
+    ("content_type", pa.string()), ("label", pa.string()), ("split", pa.string()),
+    ("metadata", pa.map_(pa.string(), pa.string())), ("candidate", pa.bool_()),
+    ("record_type", pa.string()), ("drop_stage", pa.string()), ("drop_reason", pa.string()),
+    ("detail", pa.string()),
+])
+# A task's memory is bounded by whichever comes first: this many records, or this many
+# characters of text (a batch of 10 MB pages must not wait for 1000 of them).
+_ROWS_PER_BATCH = 1000
+_TEXT_CHARS_PER_BATCH = 32 << 20
+# Read-ahead of the Python stream the readers see: FastWARC and the line readers ask for
+# small pieces, and every call into a pyarrow stream costs a few microseconds.
+_STREAM_BUFFER_BYTES = 1 << 20
 
 
 def ingest_options(cfg: InputConfig) -> IngestOptions:
-    """The reader options of the `[input]` config section."""
+    """The reader options of the `[input]` config section.
+
+    >>> from corpusforge.config import InputConfig
+    >>> ingest_options(InputConfig()).warc_reader
+    'fastwarc'
+    """
     fields = set(IngestOptions.__dataclass_fields__)
     return IngestOptions(**{k: v for k, v in asdict(cfg).items() if k in fields})
 
 
 def read_records(spark, plan: InputPlan, cfg: InputConfig):
-    """A DataFrame of every record of the plan's files (RECORD_SCHEMA_DDL), one task per file."""
+    """A DataFrame of every record of the plan's files (RECORD_SCHEMA_DDL), one task per file.
+
+    Gzip is not splittable, so a file is the unit of work: the file list is parallelized with
+    one partition per file and each task streams its file through `read_file`.
+
+    Example::
+
+        records = read_records(spark, plan_inputs(["data/warc"], None, cfg.input), cfg.input)
+        records.where("candidate").count()
+    """
     from pyspark.sql.types import _parse_datatype_string
 
     schema = _parse_datatype_string(RECORD_SCHEMA_DDL)
     files = [(f.uri, f.source, f.source_key, f.format, f.split) for f in plan.files]
     opts = ingest_options(cfg)
     rdd = spark.sparkContext.parallelize(files, max(1, len(files)))
-    files_df = spark.createDataFrame(rdd, "uri string, source string, source_key string, "
-                                          "format string, split string")
-    out_arrow = arrow_schema(schema)
+    files_df = spark.createDataFrame(rdd, FILES_SCHEMA_DDL)
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            for row in batch.to_pylist():
-                yield from _file_batches(row, opts, out_arrow)
+            for file_row in batch.to_pylist():  # one row per file: a handful per task
+                yield from file_batches(file_row, opts)
 
     return files_df.mapInArrow(run, schema)
 
 
-def _file_batches(row: dict, opts: IngestOptions, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    rows: list[dict] = []
-    for record in read_file(row["uri"], row["format"], opts):
-        rows.append(_row(record, row))
-        if len(rows) >= _ROWS_PER_BATCH:
-            yield pa.RecordBatch.from_pylist(rows, schema=schema)
-            rows = []
-    if rows:
-        yield pa.RecordBatch.from_pylist(rows, schema=schema)
+def file_batches(file_row: dict, opts: IngestOptions,
+                 schema: pa.Schema = RECORD_ARROW_SCHEMA) -> Iterator[pa.RecordBatch]:
+    """Arrow batches (RECORD_ARROW_SCHEMA) of every record of one file.
+
+    `file_row` has the keys of FILES_SCHEMA_DDL. This is the whole per-task work of the
+    Spark stage, callable without Spark (the benchmark's plain loop can use it too).
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.jsonl")
+    >>> _ = open(path, "w").write('{"text": "hello"}\\n')
+    >>> row = {"uri": "file://" + path, "source": "s", "source_key": "s/a.jsonl",
+    ...        "format": "jsonl", "split": None}
+    >>> [b.column("text").to_pylist() for b in file_batches(row, IngestOptions())]
+    [['hello']]
+    """
+    builder = _BatchBuilder(file_row, schema)
+    for record in read_file(file_row["uri"], file_row["format"], opts):
+        if builder.add(record):
+            yield builder.flush()
+    if builder.rows:
+        yield builder.flush()
 
 
 def read_file(uri: str, fmt: str, opts: IngestOptions) -> Iterator[Record]:
-    """Every Record of one file; an unreadable file yields one dropped Record instead."""
+    """Every Record of one file; an unreadable file yields one dropped Record instead.
+
+    >>> list(read_file("file:///no/such/file.jsonl", "jsonl", IngestOptions()))[0].drop_reason
+    'ingest.unreadable'
+    """
     reader = reader_for(fmt)
     yielded = 0
     try:
@@ -85,26 +139,54 @@ def read_file(uri: str, fmt: str, opts: IngestOptions) -> Iterator[Record]:
 
 
 def open_input(uri: str, fmt: str) -> BinaryIO:
-    """Open `uri` for reading; gz/zst are decompressed here except for WARC/ARC readers."""
+    """Open `uri` for reading; gz/zst are decompressed here except for WARC/ARC readers.
+
+    WARC/ARC files are opened seekable where the filesystem allows it (local files, S3,
+    HDFS all do), because the readers resync past damage only on a seekable stream.
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.warc")
+    >>> _ = open(path, "wb").write(b"WARC/1.0")
+    >>> with open_input("file://" + path, "warc") as stream:
+    ...     stream.seekable(), stream.read(4)
+    (True, b'WARC')
+    """
+    if uri.startswith("file://") and fmt in RAW_STREAM_FORMATS:
+        # The builtin buffered file: seekable, and the cheapest read() there is.
+        return open(uri[len("file://"):], "rb", buffering=_STREAM_BUFFER_BYTES)
     from pyarrow import fs as pafs
 
     filesystem, path = pafs.FileSystem.from_uri(_pyarrow_uri(uri))
     if fmt == "parquet":
         return filesystem.open_input_file(path)
-    compression = None if fmt in RAW_STREAM_FORMATS else "detect"
-    native = filesystem.open_input_stream(path, compression=compression)
+    if fmt in RAW_STREAM_FORMATS:
+        return io.BufferedReader(_NativeRaw(filesystem.open_input_file(path), seekable=True),
+                                 buffer_size=_STREAM_BUFFER_BYTES)
+    native = filesystem.open_input_stream(path, compression="detect")
     # pyarrow streams have no readline(): a buffered Python reader gives line iteration.
-    return io.BufferedReader(_NativeRaw(native), buffer_size=1 << 20)
+    return io.BufferedReader(_NativeRaw(native), buffer_size=_STREAM_BUFFER_BYTES)
 
 
 class _NativeRaw(io.RawIOBase):
-    """A pyarrow NativeFile seen as a Python raw stream."""
+    """A pyarrow NativeFile seen as a Python raw stream (seekable when it is random access)."""
 
-    def __init__(self, native):
+    def __init__(self, native, seekable: bool = False):
         self._native = native
+        self._seekable = seekable
 
     def readable(self) -> bool:
         return True
+
+    def seekable(self) -> bool:
+        return self._seekable
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if not self._seekable:
+            raise io.UnsupportedOperation("seek")
+        return self._native.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._native.tell()
 
     def readinto(self, buffer) -> int:
         data = self._native.read(len(buffer))
@@ -116,25 +198,52 @@ class _NativeRaw(io.RawIOBase):
         super().close()
 
 
-def _row(record: Record, file_row: dict) -> dict:
-    dropped = record.drop_reason is not None
-    return {
-        "doc_id": doc_id(file_row["source_key"], record.locator),
-        "text": record.text,
-        "url": record.url,
-        "source": file_row["source"],
-        "source_key": file_row["source_key"],
-        "source_id": record.source_id,
-        "source_uri": file_row["uri"],
-        "source_offset": record.source_offset,
-        "crawl_ts": record.crawl_ts,
-        "content_type": record.content_type,
-        "label": record.label,
-        "split": record.split or file_row["split"],
-        "metadata": record.metadata or None,
-        "candidate": record.candidate,
-        "record_type": record.record_type,
-        "drop_stage": "ingest" if dropped else None,
-        "drop_reason": record.drop_reason,
-        "detail": record.detail,
-    }
+class _BatchBuilder:
+    """Collects Records of one file column by column and emits Arrow batches of `schema`."""
+
+    # Record attributes copied as they are, by output column.
+    _RECORD_COLUMNS = ("text", "url", "source_id", "source_offset", "crawl_ts", "content_type",
+                       "label", "candidate", "record_type", "drop_reason", "detail")
+
+    def __init__(self, file_row: dict, schema: pa.Schema) -> None:
+        self._file_row = file_row
+        self._schema = schema
+        self._source_key = file_row["source_key"]
+        self._file_split = file_row["split"]
+        self._reset()
+
+    def _reset(self) -> None:
+        self.rows = 0
+        self._text_chars = 0
+        self._columns: dict[str, list] = {name: [] for name in self._RECORD_COLUMNS}
+        self._doc_ids: list[str] = []
+        self._splits: list[str | None] = []
+        self._metadata: list[dict | None] = []
+
+    def add(self, record: Record) -> bool:
+        """Add one record; True when the batch is full and should be flushed."""
+        columns = self._columns
+        for name in self._RECORD_COLUMNS:
+            columns[name].append(getattr(record, name))
+        self._doc_ids.append(doc_id(self._source_key, record.locator))
+        self._splits.append(record.split or self._file_split)
+        self._metadata.append(record.metadata or None)
+        self.rows += 1
+        if record.text:
+            self._text_chars += len(record.text)
+        return self.rows >= _ROWS_PER_BATCH or self._text_chars >= _TEXT_CHARS_PER_BATCH
+
+    def flush(self) -> pa.RecordBatch:
+        """The collected rows as one batch; the builder starts empty again."""
+        n = self.rows
+        values = dict(self._columns)
+        values["doc_id"] = self._doc_ids
+        values["split"] = self._splits
+        values["metadata"] = self._metadata
+        values["drop_stage"] = ["ingest" if reason is not None else None for reason in values["drop_reason"]]
+        for name in ("source", "source_key"):
+            values[name] = [self._file_row[name]] * n
+        values["source_uri"] = [self._file_row["uri"]] * n
+        arrays = [pa.array(values[field.name], type=field.type) for field in self._schema]
+        self._reset()
+        return pa.RecordBatch.from_arrays(arrays, schema=self._schema)

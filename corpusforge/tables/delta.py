@@ -15,7 +15,7 @@ from pathlib import Path
 
 from corpusforge.schemas import assert_schema, conform
 
-TABLES = ("documents", "dropped", "stats", "ledger", "exact_index")
+TABLES = ("documents", "dropped", "stats", "ledger", "exact_index")  # every run writes these
 
 
 def table_path(output: str, name: str) -> str:
@@ -58,19 +58,18 @@ def delete_runs(spark, output: str, run_ids: list[str]) -> None:
     if not run_ids:
         return
     listed = ", ".join(f"'{_quoted(r)}'" for r in run_ids)
-    for name in TABLES:
+    for name in run_tables(output):
         if table_exists(spark, output, name):
             DeltaTable.forPath(spark, table_path(output, name)).delete(f"run_id IN ({listed})")
 
 
-def run_ids_in_tables(spark, output: str) -> set[str]:
-    """Every run_id that has rows in a data table (small: one row per run)."""
-    found: set[str] = set()
-    for name in TABLES:
-        if table_exists(spark, output, name):
-            rows = read_table(spark, output, name).select("run_id").distinct().collect()
-            found.update(r.run_id for r in rows)
-    return found
+def run_tables(output: str) -> list[str]:
+    """Every Delta table under the output root: the standard ones and any a stage added."""
+    root = local_path(output)
+    found = set(TABLES)
+    if root is not None and root.is_dir():
+        found.update(p.parent.name for p in root.glob("*/_delta_log") if not p.parent.name.startswith("_"))
+    return sorted(found)
 
 
 def _quoted(value: str) -> str:

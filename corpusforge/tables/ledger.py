@@ -21,12 +21,13 @@ import os
 import socket
 from datetime import datetime, timezone
 
+from pyspark.sql import functions as F
+
 from corpusforge.errors import CorpusforgeError, RunLockedError
 from corpusforge.tables.delta import (
     delete_runs,
     local_path,
     read_table,
-    run_ids_in_tables,
     table_exists,
     write_run_rows,
 )
@@ -107,8 +108,16 @@ def done_inputs(spark, output: str) -> set[tuple[str, int, int]]:
 
 
 def recover(spark, output: str) -> list[str]:
-    """Delete the rows of runs the ledger never marked done; return those run ids."""
-    unfinished = sorted(run_ids_in_tables(spark, output) - done_run_ids(spark, output))
+    """Delete the rows of runs the ledger never marked done; return those run ids.
+
+    Every run writes its `started` ledger rows before any data row, so the unfinished runs
+    are the ledger's runs without `done` rows: one small read, not a scan of every table.
+    """
+    if not table_exists(spark, output, "ledger"):
+        return []
+    rows = read_table(spark, output, "ledger").groupBy("run_id").agg(
+        F.max(F.when(F.col("status") == "done", 1).otherwise(0)).alias("done")).collect()
+    unfinished = sorted(r.run_id for r in rows if not r.done)
     if unfinished:
         log.warning("removing rows of unfinished runs %s", ", ".join(unfinished))
         delete_runs(spark, output, unfinished)

@@ -21,3 +21,8 @@ class NormalizeStage(BatchStage):
         texts = normalize_batch(batch.column("text").to_pylist(), self.params)
         batch = set_column(batch, "text", pa.array(texts, pa.string()))
         return with_drops(batch, ["normalize.empty_text" if not t else None for t in texts])
+
+
+def normalize_stage(ctx) -> NormalizeStage:
+    """The `normalize` stage of a run, from the `[normalize]` config section."""
+    return NormalizeStage(ctx.cfg.normalize)

@@ -1,0 +1,159 @@
+"""The pipeline on small inputs in one local session: tables, accounting, ledger, recovery."""
+import json
+
+import pytest
+from pyspark.sql import functions as F
+
+from corpusforge.config import load_config
+from corpusforge.dedup.exact import ExactDedupStage
+from corpusforge.errors import AccountingError, RunLockedError, SchemaError
+from corpusforge.ingest.plan import plan_inputs
+from corpusforge.pipeline import run_pipeline
+from corpusforge.stage import Stage
+from corpusforge.tables.delta import read_table
+from corpusforge.tables.ledger import OutputLock
+
+pytestmark = pytest.mark.spark
+
+TEXTS = ["The first document talks about rivers and lakes in the north.",
+         "A second document, about baking bread slowly in a cold oven.",
+         "THE FIRST DOCUMENT talks about rivers and lakes in the north!",  # exact dup of 0
+         "今天上午，市政府召开新闻发布会。",
+         "今天上午，市政府召開新聞發佈會。"]  # traditional copy of 3
+
+
+def _write_jsonl(path, texts, extra_lines=()):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"text": t}, ensure_ascii=False) for t in texts] + list(extra_lines)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _run(spark, inputs, out, run_id, overrides=(), **kwargs):
+    cfg = load_config(overrides=list(overrides))
+    plan = plan_inputs([str(p) for p in inputs], None, cfg.input)
+    return run_pipeline(spark, cfg, plan, str(out), run_id, **kwargs)
+
+
+def _count(spark, out, table, where="true"):
+    return read_table(spark, str(out), table).where(where).count()
+
+
+def test_run_writes_tables_and_accounting_holds(spark, tmp_path):
+    data = _write_jsonl(tmp_path / "in" / "a.jsonl", TEXTS, ["{broken", "[1, 2]"])
+    summary = _run(spark, [data.parent], tmp_path / "out", "r1")
+    assert summary.records_read == 7
+    assert summary.kept == 3
+    assert summary.dropped == {"dedup.exact/dedup.exact_duplicate": 2,
+                               "ingest/ingest.bad_json": 1, "ingest/ingest.not_object": 1}
+    docs = read_table(spark, str(tmp_path / "out"), "documents")
+    assert docs.select("doc_id").distinct().count() == 3
+    assert docs.select("text_hash").distinct().count() == 3
+    dups = read_table(spark, str(tmp_path / "out"), "dropped").where("drop_reason = 'dedup.exact_duplicate'")
+    kept_ids = {r.doc_id for r in docs.collect()}
+    assert {r.detail for r in dups.collect()} <= kept_ids  # each names the copy that was kept
+    ledger = read_table(spark, str(tmp_path / "out"), "ledger").collect()
+    assert [(r.status, r.records_read, r.source_key) for r in ledger] == [("done", 7, "in/a.jsonl")]
+    stats = {(r.stage, r.metric): r.value for r in read_table(spark, str(tmp_path / "out"), "stats").collect()}
+    assert stats[("ingest", "records.read")] == 7 and stats[("pipeline", "documents.kept")] == 3
+    assert (tmp_path / "out" / "_runs" / "r1.json").is_file()
+    assert not (tmp_path / "out" / "_lock").exists()
+
+
+def test_second_run_skips_done_inputs_and_reprocess_adds_no_duplicate(spark, tmp_path):
+    data = _write_jsonl(tmp_path / "in" / "a.jsonl", TEXTS)
+    out = tmp_path / "out"
+    _run(spark, [data], out, "r1")
+    again = _run(spark, [data], out, "r2")
+    assert (again.files_read, again.files_skipped_done, again.records_read) == (0, 1, 0)
+    forced = _run(spark, [data], out, "r3", reprocess=True)
+    assert forced.kept == 0
+    # Every copy of a text an earlier run kept is dropped as seen there, duplicates too.
+    assert forced.dropped == {"dedup.exact/dedup.exact_seen_in_earlier_run": 5}
+    assert _count(spark, out, "documents") == 3
+
+
+def test_cross_run_drops_exactly_the_overlap(spark, tmp_path):
+    out = tmp_path / "out"
+    first = [f"First batch document number {i} with its own words." for i in range(6)]
+    second = first[3:] + [f"Second batch document number {i}, never seen before." for i in range(3)]
+    _run(spark, [_write_jsonl(tmp_path / "in" / "one.jsonl", first)], out, "r1")
+    summary = _run(spark, [_write_jsonl(tmp_path / "in" / "two.jsonl", second)], out, "r2")
+    assert summary.kept == 3
+    assert summary.dropped == {"dedup.exact/dedup.exact_seen_in_earlier_run": 3}
+    run_only = _run(spark, [_write_jsonl(tmp_path / "in" / "three.jsonl", first[:2])], out, "r3",
+                    overrides=["dedup.scope=run"])
+    assert run_only.kept == 2  # scope 'run' does not look at the index
+
+
+def test_lossy_stage_fails_the_run_and_leaves_it_uncounted(spark, tmp_path):
+    class LosesARow(Stage):
+        name = "test.lossy"
+        requires = ("doc_id",)
+
+        def flag(self, df):
+            first = df.agg(F.min("doc_id")).first()[0]
+            return df.where(F.col("doc_id") != first)  # a row vanishes without a drop reason
+
+    data = _write_jsonl(tmp_path / "in" / "a.jsonl", TEXTS[:2])
+    out = tmp_path / "out"
+    with pytest.raises(AccountingError, match="read 2 records, wrote kept \\+ dropped = 1"):
+        _run(spark, [data], out, "bad", stages=[LosesARow()])
+    assert _count(spark, out, "ledger", "status = 'done'") == 0
+    good = _run(spark, [data], out, "good")  # the unfinished run's rows are replaced
+    assert good.recovered_runs == ["bad"]
+    assert _count(spark, out, "documents") == 2
+    assert _count(spark, out, "documents", "run_id = 'bad'") == 0
+
+
+def test_lock_names_the_running_run(spark, tmp_path):
+    data = _write_jsonl(tmp_path / "in" / "a.jsonl", TEXTS[:1])
+    with OutputLock(str(tmp_path / "out"), "holder"):
+        with pytest.raises(RunLockedError, match="run 'holder' is running"):
+            _run(spark, [data], tmp_path / "out", "second")
+
+
+def test_stale_lock_of_a_dead_process_is_taken_over(spark, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "_lock").write_text(json.dumps({"run_id": "ghost", "pid": 2**22 + 7, "host": __import__("socket").gethostname()}))
+    data = _write_jsonl(tmp_path / "in" / "a.jsonl", TEXTS[:1])
+    assert _run(spark, [data], out, "r1").kept == 1
+
+
+def _frame(spark, rows, partitions):
+    schema = "doc_id string, text string, split string, drop_stage string, drop_reason string, detail string"
+    return spark.createDataFrame(rows, schema).repartition(partitions)
+
+
+def test_exact_dedup_is_deterministic_across_partitionings(spark):
+    rows = [(f"{i:032x}", TEXTS[i % 5] if i % 3 else f"unique text {i}", None, None, None, None)
+            for i in range(60)]
+    results = []
+    for partitions in (1, 8):
+        kept, dropped = ExactDedupStage().apply(_frame(spark, rows, partitions))
+        results.append((sorted(r.doc_id for r in kept.collect()),
+                        sorted((r.doc_id, r.detail) for r in dropped.collect())))
+    assert results[0] == results[1]
+    assert len(results[0][0]) == 20 + 3  # 20 unique texts, and TEXTS reduce to 3 keys
+
+
+def test_exact_dedup_prefers_test_split_then_smallest_id(spark):
+    rows = [("b" * 32, "Same sentence.", "train", None, None, None),
+            ("c" * 32, "same sentence", "test", None, None, None),
+            ("a" * 32, "SAME SENTENCE!", "train", None, None, None),
+            ("d" * 32, "Other sentence.", "train", None, None, None),
+            ("0" * 32, "other sentence", None, None, None, None),
+            ("e" * 32, "dropped earlier", None, "ingest", "ingest.no_text", None)]
+    kept, dropped = ExactDedupStage().apply(_frame(spark, rows, 2))
+    assert sorted(r.doc_id for r in kept.collect()) == ["c" * 32, "d" * 32]
+    by_id = {r.doc_id: (r.drop_reason, r.detail) for r in dropped.collect()}
+    assert by_id["a" * 32] == by_id["b" * 32] == ("dedup.exact_duplicate", "c" * 32)
+    assert by_id["0" * 32] == ("dedup.exact_duplicate", "d" * 32)  # train beats no split
+    assert by_id["e" * 32] == ("ingest.no_text", None)  # earlier drops pass through
+
+
+def test_stage_checks_its_input_schema(spark):
+    df = spark.createDataFrame([("x",)], "doc_id string")
+    with pytest.raises(SchemaError, match="stage 'dedup.exact': input column 'text' missing"):
+        ExactDedupStage().apply(df)

@@ -1,0 +1,25 @@
+from corpusforge.text.dedup_key import doc_id, dedup_key, text_hash
+
+
+def test_key_ignores_case_width_punctuation_and_spacing():
+    assert dedup_key("Hello,  World!") == dedup_key("hello world") == "hello world"
+    assert dedup_key("ＨＥＬＬＯ\tworld…") == "hello world"
+
+
+def test_key_maps_traditional_to_simplified():
+    assert dedup_key("今天上午，市政府召開新聞發佈會。") == dedup_key("今天上午，市政府召开新闻发布会。")
+
+
+def test_key_keeps_words_apart():
+    assert dedup_key("don't stop") != dedup_key("dont stop")
+    assert dedup_key("a b c") != dedup_key("a c b")
+
+
+def test_text_hash_and_doc_id_are_stable_hex():
+    assert text_hash("hello world") == text_hash("hello world")
+    assert len(text_hash("x")) == 32 and int(text_hash("x"), 16) >= 0
+    a = doc_id("sample/a.jsonl", "1")
+    assert a == doc_id("sample/a.jsonl", "1") and len(a) == 32
+    assert a != doc_id("sample/a.jsonl", "2") != doc_id("sample/b.jsonl", "1")
+    # NUL-separated: the key/locator boundary cannot be forged by concatenation.
+    assert doc_id("ab", "c") != doc_id("a", "bc")
