@@ -26,6 +26,7 @@ from corpusforge.filters.stage import FiltersConfig
 from corpusforge.langid import LangIdParams
 from corpusforge.text.boilerplate import BoilerplateParams
 from corpusforge.text.normalize import NormalizeParams
+from corpusforge.tokenize.stage import TokenizeConfig
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +68,7 @@ class RunConfig:
     langid: LangIdParams = field(default_factory=LangIdParams)  # the `langid` stage
     filters: FiltersConfig = field(default_factory=FiltersConfig)  # [filters.<family>] and [filters.<family>.<lang>]
     boilerplate: BoilerplateParams = field(default_factory=BoilerplateParams)  # the `boilerplate` stage
+    tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)  # the `tokens` output (and `packed`)
 
 
 _CHOICES = {

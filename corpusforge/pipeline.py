@@ -94,7 +94,22 @@ STAGE_FACTORIES = {
 # Output name in `pipeline.outputs` → "module:function"; the function takes the StageContext
 # and the kept documents (run_id column included) and writes its tables by run_id
 # (tables/delta.write_run_rows), before the run is committed.
-OUTPUT_WRITERS: dict[str, str] = {}
+OUTPUT_WRITERS: dict[str, str] = {
+    "tokens": "corpusforge.tokenize.stage:write_tokens",
+}
+
+
+def check_outputs(cfg: RunConfig) -> None:
+    """Before any work: every output name is known, and its module's `check_config(cfg)` passes."""
+    for name in cfg.pipeline.outputs:
+        if name not in OUTPUT_WRITERS:
+            raise ConfigError(f"pipeline.outputs: unknown output {name!r}; expected one of "
+                              f"{sorted(OUTPUT_WRITERS)}")
+        check = getattr(importlib.import_module(OUTPUT_WRITERS[name].partition(":")[0]), "check_config", None)
+        if check is not None:
+            check(cfg)
+
+
 
 
 def build_stages(ctx: StageContext) -> list[Stage]:
@@ -114,6 +129,7 @@ def build_stages(ctx: StageContext) -> list[Stage]:
 def run_pipeline(spark, cfg: RunConfig, plan: InputPlan, output: str, run_id: str, *,
                  reprocess: bool = False, stages: list[Stage] | None = None) -> RunSummary:
     """Run the whole pipeline for one run; see the module docstring for the order."""
+    check_outputs(cfg)  # a bad output config fails before the lock, the recovery and the ingest
     started = time.monotonic()
     summary = RunSummary(run_id=run_id, output=output,
                          files_skipped_unknown_format=len(plan.skipped_unknown_format))

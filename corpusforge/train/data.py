@@ -85,6 +85,39 @@ def open_delta_version(table_uri: str, version: int | None, storage_options: Map
         raise InputError(f"Delta table {table_uri!r}: version {version} cannot be loaded: {first_line}") from None
 
 
+def table_commit_metadata(table_uri: str, version: int | None = None,
+                          storage_options: Mapping[str, str] | None = None) -> dict | None:
+    """The corpusforge userMetadata of the last commit up to `version` that wrote rows with it.
+
+    `write_tokens` attaches `{"format": "corpusforge.tokens", "table", "run_id", "tokenizer", ...}`
+    to the commit that writes a run's rows; this reads it from the Delta history with delta-rs
+    (no JVM). None when no such commit is left in the log (e.g. a table written elsewhere, or
+    a log cleaned past it); the `tokenizer` column stays the per-row truth.
+
+    >>> import tempfile, deltalake, json
+    >>> table = tempfile.mkdtemp()
+    >>> note = json.dumps({"format": "corpusforge.tokens", "tokenizer": "t@1"})
+    >>> deltalake.write_deltalake(table, pa.table({"x": [1]}),
+    ...                           commit_properties=deltalake.CommitProperties(custom_metadata={"userMetadata": note}))
+    >>> table_commit_metadata(table, 0)["tokenizer"]
+    't@1'
+    """
+    import json
+
+    table = open_delta_version(table_uri, version, storage_options)
+    pinned = table.version()
+    for commit in sorted(table.history(), key=lambda entry: entry.get("version", -1), reverse=True):
+        if commit.get("version", -1) > pinned or not commit.get("userMetadata"):
+            continue
+        try:
+            payload = json.loads(commit["userMetadata"])
+        except (TypeError, ValueError):
+            continue  # someone else's free-text note
+        if isinstance(payload, dict) and payload.get("format") == "corpusforge.tokens":
+            return payload
+    return None
+
+
 @dataclass(frozen=True, kw_only=True)
 class ReaderParams:
     """What the dataset reads and how it shapes samples."""

@@ -8,6 +8,7 @@ import pytest
 from corpusforge.errors import ConfigError
 from corpusforge.tokenize.pack import (
     PackParams,
+    pack_arrow,
     pack_sequences,
     packed_from_record_batch,
     packed_record_batch,
@@ -74,3 +75,17 @@ def test_drop_remainder_drops_only_the_short_tail():
 def test_bad_length_is_a_config_error():
     with pytest.raises(ConfigError, match="seq_length"):
         list(pack_sequences([("a", [1])], PackParams(seq_length=0, separator_id=0)))
+
+
+def test_vectorised_packing_equals_the_reference_packer():
+    import pyarrow as pa
+
+    for seed in range(20):
+        docs = _documents(random.Random(seed).randrange(0, 50), seed=seed)
+        doc_ids = pa.array([doc_id for doc_id, _ in docs], pa.string())
+        id_lists = pa.array([ids for _, ids in docs], pa.list_(pa.int32()))
+        for length in (1, 3, 32, 1000):
+            for drop in (False, True):
+                params = PackParams(seq_length=length, separator_id=SEP, drop_remainder=drop, first_seq_id=seed)
+                expected = packed_record_batch(list(pack_sequences(docs, params)), split="train")
+                assert pack_arrow(doc_ids, id_lists, params, split="train").equals(expected), (seed, length, drop)

@@ -14,6 +14,7 @@ from corpusforge.tokenize.shards import (
     MegatronReader,
     ShardParams,
     export_arrow_shards,
+    export_delta_megatron,
     export_delta_shards,
     open_arrow_shard,
     open_arrow_shards,
@@ -121,3 +122,26 @@ def test_megatron_wide_vocab_uses_int32_and_rejects_bad_ids(tmp_path):
     assert reader.dtype == np.int32 and reader[0].tolist() == [70000, 1]
     with pytest.raises(InputError, match="outside"):
         write_megatron([[5, 70000]], tmp_path / "bad", vocab_size=50000)
+
+
+def test_delta_megatron_export_and_the_cli(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    table = tmp_path / "tokens"
+    rows = pa.Table.from_batches(_token_batches(1, 30)).append_column("split", pa.array(["train"] * 20 + ["test"] * 10))
+    deltalake.write_deltalake(str(table), rows)
+    assert export_delta_megatron(str(table), tmp_path / "m" / "corpus", version=0, split="test") == 10
+    reader = MegatronReader(tmp_path / "m" / "corpus")
+    assert reader.dtype == np.uint16  # ids < 30000 fit
+    assert [reader[i].tolist() for i in range(len(reader))] == rows.column("input_ids").to_pylist()[20:]
+
+    job = Path(__file__).resolve().parents[2] / "jobs" / "export_shards.py"
+    done = subprocess.run([sys.executable, str(job), "--table", str(table), "--version", "0",
+                           "--out", str(tmp_path / "cli"), "--split", "train"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert read_shard_index(tmp_path / "cli")["rows"] == 20
+    bad = subprocess.run([sys.executable, str(job), "--table", str(table), "--version", "5",
+                          "--out", str(tmp_path / "cli2")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "no version 5" in bad.stderr
