@@ -9,7 +9,7 @@ DELTA_ARTIFACT := io.delta:delta-spark_4.2_2.13:$(DELTA_JAR_VERSION)
 M2 := $(HOME)/.m2/repository
 DELTA_JAR := $(M2)/io/delta/delta-spark_4.2_2.13/$(DELTA_JAR_VERSION)/delta-spark_4.2_2.13-$(DELTA_JAR_VERSION).jar
 STAMP := $(VENV)/.stamp-install
-EXTRAS ?= dev
+EXTRAS ?= dev,train
 OUT ?= out
 
 # Loopback-safe Spark: never bind or advertise a non-loopback interface.

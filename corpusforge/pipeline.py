@@ -88,6 +88,8 @@ STAGE_FACTORIES = {
     "filters.fineweb": "corpusforge.filters.stage:fineweb_stage",
     "pii": "corpusforge.text.pii_stage:pii_stage",
     "boilerplate": "corpusforge.text.boilerplate:boilerplate_stage",
+    "minhash_dedup": "corpusforge.dedup.stage:minhash_dedup_stage",
+    "dedup_lines": "corpusforge.dedup.lines:line_dedup_stage",
 }
 
 
@@ -96,6 +98,7 @@ STAGE_FACTORIES = {
 # (tables/delta.write_run_rows), before the run is committed.
 OUTPUT_WRITERS: dict[str, str] = {
     "tokens": "corpusforge.tokenize.stage:write_tokens",
+    "minhash_index": "corpusforge.dedup.index:write_minhash_index",
 }
 
 
@@ -108,8 +111,6 @@ def check_outputs(cfg: RunConfig) -> None:
         check = getattr(importlib.import_module(OUTPUT_WRITERS[name].partition(":")[0]), "check_config", None)
         if check is not None:
             check(cfg)
-
-
 
 
 def build_stages(ctx: StageContext) -> list[Stage]:
@@ -165,10 +166,15 @@ def _run_files(spark, cfg, plan, output, run_id, staging, stages, summary) -> No
     records = _materialize(spark, read_records(spark, plan, cfg.input), staging, "records")
     timings["ingest"] = time.monotonic() - clock
 
-    per_file = {r.source_uri: r.n for r in
-                records.where("candidate").groupBy("source_uri").agg(F.count("*").alias("n")).collect()}
-    noncandidates = {r.record_type: r.n for r in
-                     records.where("NOT candidate").groupBy("record_type").agg(F.count("*").alias("n")).collect()}
+    # One pass over the staged records gives both the per-file candidate counts (the ledger's
+    # records_read) and the non-candidate WARC records by type (stats).
+    per_file: dict[str, int] = {}
+    noncandidates: dict[str, int] = {}
+    for r in records.groupBy("source_uri", "candidate", "record_type").count().collect():
+        if r.candidate:
+            per_file[r.source_uri] = per_file.get(r.source_uri, 0) + r["count"]
+        else:
+            noncandidates[r.record_type] = noncandidates.get(r.record_type, 0) + r["count"]
     summary.noncandidates = noncandidates
     summary.records_read = sum(per_file.values())
     chash = config_hash(cfg)
@@ -230,15 +236,16 @@ def _check_accounting(spark, output, run_id, per_file, summary) -> None:
     from pyspark.sql import functions as F
 
     written: dict[str, int] = {}
-    for name in ("documents", "dropped"):
-        table = read_table(spark, output, name).where(F.col("run_id") == run_id)
-        for row in table.groupBy("source_uri").agg(F.count("*").alias("n")).collect():
-            written[row.source_uri] = written.get(row.source_uri, 0) + row.n
-        if name == "documents":
-            summary.kept = table.count()
-        else:
-            summary.dropped = {f"{r.drop_stage}/{r.drop_reason}": r.n for r in
-                               table.groupBy("drop_stage", "drop_reason").agg(F.count("*").alias("n")).collect()}
+    documents = read_table(spark, output, "documents").where(F.col("run_id") == run_id)
+    for row in documents.groupBy("source_uri").count().collect():
+        written[row.source_uri] = written.get(row.source_uri, 0) + row["count"]
+    summary.kept = sum(written.values())
+    dropped = read_table(spark, output, "dropped").where(F.col("run_id") == run_id)
+    summary.dropped = {}
+    for row in dropped.groupBy("source_uri", "drop_stage", "drop_reason").count().collect():
+        written[row.source_uri] = written.get(row.source_uri, 0) + row["count"]
+        key = f"{row.drop_stage}/{row.drop_reason}"
+        summary.dropped[key] = summary.dropped.get(key, 0) + row["count"]
     mismatched = {uri: (n, written.get(uri, 0)) for uri, n in per_file.items() if written.get(uri, 0) != n}
     mismatched.update({uri: (0, n) for uri, n in written.items() if uri not in per_file})
     if mismatched:

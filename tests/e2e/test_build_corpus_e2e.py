@@ -1,0 +1,103 @@
+"""Whole runs of jobs/build_corpus.py in subprocesses: errors before work, crash safety."""
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+SAMPLE_JSONL = REPO / "corpusforge" / "data" / "sample" / "jsonl"
+
+
+def _env(**extra):
+    env = dict(os.environ, SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable,
+               PYSPARK_DRIVER_PYTHON=sys.executable, SPARK_CONF_DIR=str(REPO / "spark-conf" / "local"))
+    env.pop("CORPUSFORGE_FAILPOINT", None)
+    env.update(extra)
+    return env
+
+
+def _job(args, *, submit=False, timeout=300, **env):
+    entry = [str(VENV_BIN / "spark-submit")] if submit else [sys.executable]
+    proc = subprocess.Popen(entry + [str(REPO / "jobs" / "build_corpus.py"), *args], cwd=REPO,
+                            env=_env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        try:  # a killed driver can leave its JVM or Python workers behind
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return proc.returncode, out, err
+
+
+def _error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("build_corpus: error:")]
+
+
+def test_missing_input_stops_before_work_with_one_line(tmp_path):
+    rc, _out, err = _job(["--input", str(tmp_path / "nope"), "--output", str(tmp_path / "out")])
+    assert rc == 2
+    assert _error_lines(err) == [f"build_corpus: error: input not found: {tmp_path / 'nope'}"]
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def test_unknown_config_key_stops_before_work(tmp_path):
+    rc, _out, err = _job(["--input", str(SAMPLE_JSONL), "--output", str(tmp_path / "out"),
+                          "--set", "dedup.exactly=true"])
+    assert rc == 2
+    assert _error_lines(err) == ["build_corpus: error: config: unknown key 'dedup.exactly'; "
+                                 "expected one of ['exact', 'scope']"]
+
+
+def test_absent_delta_jar_stops_before_spark_starts(tmp_path):
+    rc, _out, err = _job(["--input", str(SAMPLE_JSONL), "--output", str(tmp_path / "out")],
+                         M2_REPO=str(tmp_path / "empty-m2"))
+    assert rc == 2
+    (line,) = _error_lines(err)
+    assert "Delta Lake jar io.delta:delta-spark_4.2_2.13:4.4.0 is not in" in line and "make jars" in line
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path):
+    rc, out, _err = _job(["--input", str(SAMPLE_JSONL), "--output", str(tmp_path / "out"), "--dry-run"])
+    assert rc == 0 and "jsonl/mixed-news.jsonl" in out and "1 files" in out
+    assert not (tmp_path / "out").exists()
+
+
+def _table(path):
+    from deltalake import DeltaTable
+
+    return DeltaTable(str(path)).to_pyarrow_table().to_pylist()
+
+
+def test_killed_runs_are_never_counted_half(tmp_path):
+    """Kill runs during the documents write, between tables and before the ledger commit;
+    the next run replaces their rows and the tables hold every record exactly once."""
+    out = tmp_path / "out"
+    args = ["--input", str(SAMPLE_JSONL), "--output", str(out)]
+    for point in ("documents_write", "after_dropped", "before_commit"):
+        rc, _o, err = _job(args + ["--run-id", f"killed-{point}"], CORPUSFORGE_FAILPOINT=point)
+        assert rc != 0, f"failpoint {point} did not stop the run: {err[-2000:]}"
+        ledger = _table(out / "ledger") if (out / "ledger").exists() else []
+        assert not [r for r in ledger if r["status"] == "done"], point
+
+    rc, stdout, err = _job(args + ["--run-id", "final"], submit=True)
+    assert rc == 0, err[-3000:]
+    assert "removed rows of unfinished runs" in stdout
+
+    documents, dropped, ledger = _table(out / "documents"), _table(out / "dropped"), _table(out / "ledger")
+    assert {r["run_id"] for r in documents} == {r["run_id"] for r in dropped} == {"final"}
+    assert [(r["run_id"], r["status"]) for r in ledger] == [("final", "done")]
+    assert len({r["doc_id"] for r in documents}) == len(documents)
+    assert len({r["text_hash"] for r in documents}) == len(documents)
+    assert len(documents) + len(dropped) == sum(r["records_read"] for r in ledger) == 12
+    manifest = json.loads((out / "_runs" / "final.json").read_text())
+    assert manifest["summary"]["kept"] == len(documents)
