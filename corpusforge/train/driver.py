@@ -310,7 +310,10 @@ def train(cfg: TrainConfig | None = None, *, resume: str | None = None) -> dict[
         step, epoch, best_value, best_step = trainer["step"], trainer["epoch"], trainer["best_value"], trainer["best_step"]
         totals = dict(trainer["totals"])
         rank_state = ckpt.load_rank_state(checkpoint, runtime.rank)
-        train_data.load_state_dict(rank_state["reader"])
+        reader_state = dict(rank_state["reader"])
+        if info.carved and Path(reader_state["table"]).parts[-2:] == Path(info.uri).parts[-2:]:
+            reader_state["table"] = info.uri  # the run directory (and its split view) was moved or copied
+        train_data.load_state_dict(reader_state)
         ckpt.restore_rng_state(rank_state["rng"])
     log = MetricsLog(out_dir / "metrics.jsonl")
     if master_process:
