@@ -7,6 +7,11 @@ threshold). Reported per size: docs/s and docs/s per core, peak memory (RSS of t
 tree: driver, JVM, Python workers), and precision/recall per true-Jaccard bin.
 
     .venv/bin/python benchmarks/bench_dedup.py --sizes 5000 20000 --seed 1
+    .venv/bin/python benchmarks/bench_dedup.py --sizes 50000 --append-json /tmp/dedup.json   # one size per run
+    .venv/bin/python benchmarks/bench_dedup.py --growth /tmp/dedup.json                      # marginal cost ratio
+
+Signatures use the compiled (numba) kernel when numba is installed, else the numpy reference
+(`--kernel numpy` forces it, by CORPUSFORGE_MINHASH_KERNEL in the Spark workers).
 
 Recall of a bin: planted pairs (copy, origin) of that true Jaccard that end in one cluster.
 Removal precision: each dropped document is judged against the document it is said to
@@ -29,7 +34,7 @@ import pyarrow.parquet as pq
 
 from benchmarks.dedup_corpus import Doc, background_jaccard, corpus_hash, generate, load_sentences, planted_pairs
 from corpusforge.dedup.lsh import lsh_threshold, near_duplicates
-from corpusforge.dedup.minhash import MinHashParams, jaccard, shingles
+from corpusforge.dedup.minhash import MinHashParams, jaccard, numba_available, shingles
 from corpusforge.text.dedup_key import dedup_key
 
 BINS = [(0.9, 1.01, "≥0.9"), (0.8, 0.9, "0.8–0.9"), (0.7, 0.8, "0.7–0.8"), (0.5, 0.7, "0.5–0.7"), (0.0, 0.5, "<0.5")]
@@ -135,7 +140,25 @@ def evaluate(
     }
 
 
-def run_spark(docs: list[Doc], keys: dict[str, str], params: MinHashParams, workdir: Path) -> tuple[dict[str, str], float, int]:
+def _check_plan(frame, params: MinHashParams) -> None:
+    """Print the star-edge plan and the bucket sizes: no cartesian or nested-loop join, and the
+    largest bucket (the skewed cluster) gives n − 1 edges, not n²."""
+    from pyspark.sql import functions as F
+
+    from corpusforge.dedup.lsh import _buckets, minhash_signatures, star_edges
+
+    sigs = minhash_signatures(frame, params)
+    plan = star_edges(sigs)._jdf.queryExecution().executedPlan().toString()
+    quadratic = [name for name in ("CartesianProduct", "BroadcastNestedLoopJoin") if name in plan]
+    sizes = _buckets(sigs).groupBy("band", "band_hash").agg(F.count(F.lit(1)).alias("n"))
+    row = sizes.agg(F.max("n").alias("largest"), F.sum(F.col("n") - 1).alias("star_edges"),
+                    F.sum(F.col("n") * (F.col("n") - 1) / 2).alias("all_pairs")).first()
+    print(json.dumps({"plan_quadratic_operators": quadratic, "largest_bucket": row["largest"],
+                      "star_edges_upper_bound": row["star_edges"], "all_pairs_in_buckets": row["all_pairs"]}), flush=True)
+
+
+def run_spark(docs: list[Doc], keys: dict[str, str], params: MinHashParams, workdir: Path,
+              plan_check: bool = False) -> tuple[dict[str, str], float, int]:
     from corpusforge.session import get_session
 
     source = workdir / "input.parquet"
@@ -161,12 +184,16 @@ def run_spark(docs: list[Doc], keys: dict[str, str], params: MinHashParams, work
         },
     )
     spark.range(1).count()  # JVM and Python worker start-up is not part of the measurement
+    # warm the Python workers (numba compiles/loads its kernel once per worker process)
+    near_duplicates(spark.read.parquet(str(source)).limit(200), params, verify="signature").count()
     output = workdir / "dropped.parquet"
     with PeakMemory() as memory:
         started = time.perf_counter()
         frame = spark.read.parquet(str(source))
         near_duplicates(frame, params, verify="signature").write.mode("overwrite").parquet(str(output))
         elapsed = time.perf_counter() - started
+    if plan_check:
+        _check_plan(spark.read.parquet(str(source)), params)
     table = pq.read_table(output)
     dropped = dict(zip(table.column("doc_id").to_pylist(), table.column("duplicate_of").to_pylist()))
     return dropped, elapsed, memory.peak_bytes
@@ -214,13 +241,35 @@ def run_datasketch(docs: list[Doc], keys: dict[str, str], params: MinHashParams)
     return dropped, elapsed, memory.peak_bytes
 
 
+def growth(results: list[dict[str, object]]) -> dict[str, object]:
+    """Marginal cost per document between consecutive sizes, and the ratio of the last two
+    (acceptance: (t200k − t100k)/100k over (t100k − t50k)/50k ≤ 1.25)."""
+    by_size = sorted({int(r["docs"]): float(r["corpusforge"]["seconds"]) for r in results}.items())
+    marginal = [
+        {"from": low, "to": high, "seconds_per_1k_docs": round(1000 * (t_high - t_low) / (high - low), 3)}
+        for (low, t_low), (high, t_high) in zip(by_size, by_size[1:])
+    ]
+    ratio = None
+    if len(marginal) >= 2 and marginal[-2]["seconds_per_1k_docs"] > 0:
+        ratio = round(marginal[-1]["seconds_per_1k_docs"] / marginal[-2]["seconds_per_1k_docs"], 3)
+    return {"seconds_by_size": dict(by_size), "marginal": marginal, "marginal_cost_ratio": ratio}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-datasketch", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--append-json", type=Path, help="append each size's result to this JSON list")
+    parser.add_argument("--growth", type=Path, help="print the marginal cost ratio of the results in this file and exit")
+    parser.add_argument("--plan", action="store_true", help="check the star-edge plan and bucket sizes")
+    parser.add_argument("--kernel", choices=["auto", "numba", "numpy"], default="auto")
     args = parser.parse_args()
+    if args.growth:
+        print(json.dumps(growth(json.loads(args.growth.read_text(encoding="utf-8"))), indent=1))
+        return
+    os.environ["CORPUSFORGE_MINHASH_KERNEL"] = args.kernel  # inherited by the Spark Python workers
     params = MinHashParams()
     sentences = load_sentences()
     results = []
@@ -236,11 +285,12 @@ def main() -> None:
             "background_max_jaccard": round(background_jaccard(docs, keys, 2000, args.seed), 4),
         }
         with tempfile.TemporaryDirectory() as workdir:
-            dropped, seconds, peak = run_spark(docs, keys, params, Path(workdir))
+            dropped, seconds, peak = run_spark(docs, keys, params, Path(workdir), args.plan)
         entry["corpusforge"] = {
             "seconds": round(seconds, 2),
             "docs_per_s": round(size / seconds, 1),
             "cores": SPARK_CORES,
+            "kernel": args.kernel if args.kernel != "auto" else ("numba" if numba_available() else "numpy"),
             "docs_per_s_per_core": round(size / seconds / SPARK_CORES, 1),
             "peak_rss_mb": round(peak / 2**20),
             **evaluate(dropped, docs, keys, pairs),
@@ -255,8 +305,15 @@ def main() -> None:
                 "peak_rss_mb": round(peak / 2**20),
                 **evaluate(dropped, docs, keys, pairs),
             }
+        if "datasketch" in entry:
+            entry["speedup_per_core"] = round(
+                entry["corpusforge"]["docs_per_s_per_core"] / entry["datasketch"]["docs_per_s_per_core"], 2)
         print(json.dumps(entry, ensure_ascii=False, indent=1), flush=True)
         results.append(entry)
+        if args.append_json:
+            earlier = json.loads(args.append_json.read_text(encoding="utf-8")) if args.append_json.exists() else []
+            earlier.append(entry)
+            args.append_json.write_text(json.dumps(earlier, ensure_ascii=False, indent=1), encoding="utf-8")
     if args.json:
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
 

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from corpusforge.errors import ConfigError
+from corpusforge.dedup.lines import LineDedupParams
+from corpusforge.dedup.stage import MinHashConfig
 from corpusforge.filters.stage import FiltersConfig
 from corpusforge.langid import LangIdParams
 from corpusforge.text.boilerplate import BoilerplateParams
@@ -68,6 +70,8 @@ class RunConfig:
     langid: LangIdParams = field(default_factory=LangIdParams)  # the `langid` stage
     filters: FiltersConfig = field(default_factory=FiltersConfig)  # [filters.<family>] and [filters.<family>.<lang>]
     boilerplate: BoilerplateParams = field(default_factory=BoilerplateParams)  # the `boilerplate` stage
+    minhash: MinHashConfig = field(default_factory=MinHashConfig)  # the `minhash_dedup` stage and `minhash_index` output
+    dedup_lines: LineDedupParams = field(default_factory=LineDedupParams)  # the `dedup_lines` stage
     tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)  # the `tokens` output (and `packed`)
 
 

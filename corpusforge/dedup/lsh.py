@@ -310,18 +310,42 @@ def near_duplicates(
     params = params or MinHashParams()
     if verify not in ("none", "signature", "exact"):
         raise ConfigError(f"near_duplicates: verify must be 'none', 'signature' or 'exact', got {verify!r}")
-    threshold = lsh_threshold(params) if threshold is None else threshold
     sigs = minhash_signatures(df, params, preference_col=preference_col)
     if verify != "none":
         # persist: the signatures feed the banding and the verification joins; computing them
         # (hashing every shingle) is the expensive step and must run once
         sigs = sigs.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        edges = verify_edges(star_edges(sigs), sigs, params, verify=verify, threshold=threshold, documents=df)
-        components = connected_components(edges, max_iterations=max_iterations)
+        return near_duplicates_from_signatures(
+            sigs, params, verify=verify, threshold=threshold, max_iterations=max_iterations, documents=df
+        )
     finally:
         if verify != "none":
             sigs.unpersist()
+
+
+def near_duplicates_from_signatures(
+    sigs: DataFrame,
+    params: MinHashParams,
+    *,
+    verify: Verify = "none",
+    threshold: float | None = None,
+    max_iterations: int = DEFAULT_MAX_ITERATIONS,
+    documents: DataFrame | None = None,
+) -> DataFrame:
+    """`near_duplicates` on signatures already computed (`minhash_signatures`), so a caller
+    that needs them again (the dedup stage: index check, index rows) hashes once.
+
+    The components are computed eagerly (checkpointed rounds); the result is a small frame
+    (doc_id, duplicate_of). `documents` (doc_id, dedup_key, lang) is needed by verify='exact'.
+
+    Example::
+
+        >>> dupes = near_duplicates_from_signatures(sigs, MinHashParams(), verify="signature")  # doctest: +SKIP
+    """
+    threshold = lsh_threshold(params) if threshold is None else threshold
+    edges = verify_edges(star_edges(sigs), sigs, params, verify=verify, threshold=threshold, documents=documents)
+    components = connected_components(edges, max_iterations=max_iterations)
     return components.filter(F.col("node") != F.col("component")).select(
         _doc_of(F.col("node")).alias("doc_id"), _doc_of(F.col("component")).alias("duplicate_of")
     )

@@ -213,3 +213,56 @@ def test_jieba_word_shingles_when_segmenter_exists() -> None:
     assert words and all(" " in shingle for shingle in words)
     params = MinHashParams(cjk_shingles="jieba", ngram=2)
     assert signatures([key], params, ["zh"]).shape == (1, 112)
+
+
+# ---------------------------------------------------------------------------------------------
+# The compiled kernel and the numpy reference agree bit for bit
+# ---------------------------------------------------------------------------------------------
+
+needs_numba = pytest.mark.skipif(not minhash.numba_available(), reason="numba is not installed")
+
+
+@needs_numba
+def test_numba_kernel_equals_numpy_reference_on_random_and_edge_hashes() -> None:
+    rng = np.random.default_rng(7)
+    counts = rng.integers(0, 700, 300)  # some documents without shingles, some spanning blocks
+    counts[:5] = 0
+    hashes = rng.integers(0, 2**64 - 1, int(counts.sum()), dtype=np.uint64, endpoint=True)
+    # hashes at the edges of the reduction: 2^64 − 1, p, p − 1, p + 1, 0, 2^61
+    edges = np.array([2**64 - 1, MERSENNE_PRIME, MERSENNE_PRIME - 1, MERSENNE_PRIME + 1, 0, 2**61], dtype=np.uint64)
+    hashes[: len(edges)] = edges
+    for params in (MinHashParams(), MinHashParams(num_perm=37, bands=4, rows=9, seed=3)):
+        compiled = signatures_from_hashes(hashes, counts, params, kernel="numba")
+        reference = signatures_from_hashes(hashes, counts, params, kernel="numpy")
+        assert compiled.dtype == reference.dtype == np.uint64
+        assert np.array_equal(compiled, reference)
+        assert (compiled[:5] == EMPTY_SIGNATURE_VALUE).all()
+
+
+@needs_numba
+def test_numba_kernel_equals_python_ints_for_extreme_coefficients() -> None:
+    hashes = np.array([2**64 - 1, MERSENNE_PRIME - 1, 1, 2**63 + 12345], dtype=np.uint64)
+    params = MinHashParams(num_perm=8, bands=2, rows=4, seed=11)
+    a, b = params.permutations()
+    got = signatures_from_hashes(hashes, np.array([4]), params, kernel="numba")[0]
+    expected = [
+        min((int(a[k]) * (int(h) % MERSENNE_PRIME) + int(b[k])) % MERSENNE_PRIME for h in hashes)
+        for k in range(8)
+    ]
+    assert got.tolist() == expected
+
+
+@needs_numba
+def test_numba_kernel_equals_numpy_on_real_text() -> None:
+    keys = [dedup_key(ENGLISH), dedup_key(CHINESE_TRADITIONAL), "short", ""]
+    hashes, counts = batch_shingle_hashes(keys, ["en", "zh", None, None])
+    params = MinHashParams()
+    assert np.array_equal(
+        signatures_from_hashes(hashes, counts, params, kernel="numba"),
+        signatures_from_hashes(hashes, counts, params, kernel="numpy"),
+    )
+
+
+def test_unknown_kernel_is_refused() -> None:
+    with pytest.raises(ConfigError, match="kernel must be"):
+        signatures_from_hashes(np.zeros(1, np.uint64), np.array([1]), MinHashParams(), kernel="gpu")

@@ -1,0 +1,199 @@
+"""The MinHash near-duplicate stage (`dedup.minhash`): within the run and against earlier runs.
+
+For the live rows of the frame:
+
+1. the dedup key of `text` (corpusforge.text.dedup_key) and the split preference
+   (`SPLIT_RANK` of dedup/exact.py: test < validation < train < none), per Arrow batch;
+2. signatures and band hashes (corpusforge.dedup.lsh.minhash_signatures, the pure core of
+   dedup/minhash.py); a document with fewer tokens than the n-gram size has no shingle and
+   skips LSH (left to exact dedup);
+3. within the run: star edges per bucket, verification, connected components; every document
+   that is not its cluster's representative (the preferred split, then the smallest doc_id) is
+   dropped as `dedup.near_duplicate`, `detail` = the representative's doc_id;
+4. with `scope = "index"`: documents whose bands hit the `minhash_index` of earlier runs and
+   whose signature agrees are dropped as `dedup.seen_in_earlier_run`, `detail` = the earlier
+   doc_id (this reason wins over 3);
+5. the signature and band hashes stay on the frame (`minhash_signature`,
+   `minhash_band_hashes`) so the `minhash_index` output writer (dedup/index.py) appends the
+   survivors after the documents are written; no table schema has these columns, so the table
+   writes leave them out.
+
+Config (`[minhash]` in the run config)::
+
+    [minhash]
+    scope = "index"        # 'run': within this run only; 'index': also against earlier runs
+    verify = "signature"   # check of candidate pairs: none | signature | exact
+    num_perm = 112
+    bands = 14
+    rows = 8
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Iterator, Literal
+
+import pyarrow as pa
+
+from corpusforge.dedup.components import DEFAULT_MAX_ITERATIONS
+from corpusforge.dedup.exact import _NO_SPLIT_RANK, SPLIT_RANK
+from corpusforge.dedup.index import BAND_HASHES_COLUMN, INDEX_TABLE, SIGNATURE_COLUMN, load_minhash_index
+from corpusforge.dedup.minhash import CjkShingles, MinHashParams
+from corpusforge.stage import Stage
+from corpusforge.text.dedup_key import dedup_key
+
+log = logging.getLogger(__name__)
+
+NEAR_DUPLICATE = "dedup.near_duplicate"
+SEEN_IN_EARLIER_RUN = "dedup.seen_in_earlier_run"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MinHashConfig:
+    """The `[minhash]` config section: MinHash parameters and how the stage uses them.
+
+    >>> MinHashConfig().params() == MinHashParams()
+    True
+    """
+
+    scope: Literal["run", "index"] = "index"  # 'run': within this run only; 'index': also against earlier runs
+    verify: Literal["none", "signature", "exact"] = "signature"  # check of candidate pairs before merging
+    threshold: float | None = None  # Jaccard a verified pair needs (None: the S-curve's, ≈ 0.72 for 14 × 8)
+    num_perm: int = 112  # permutations per signature (FineWeb's default)
+    bands: int = 14  # LSH bands
+    rows: int = 8  # signature values per band
+    ngram: int = 5  # words (or CJK characters) per shingle
+    seed: int = 42  # seed of the permutation coefficients
+    cjk_shingles: CjkShingles = "char"  # CJK documents: character n-grams, or jieba word n-grams
+    max_iterations: int = DEFAULT_MAX_ITERATIONS  # bound on large/small-star rounds
+
+    def params(self) -> MinHashParams:
+        """The MinHashParams of this section (validated there)."""
+        return MinHashParams(
+            num_perm=self.num_perm, bands=self.bands, rows=self.rows, ngram=self.ngram,
+            seed=self.seed, cjk_shingles=self.cjk_shingles,
+        )
+
+
+def _split_rank(split: str | None) -> int:
+    return SPLIT_RANK.get(split, _NO_SPLIT_RANK) if split is not None else _NO_SPLIT_RANK
+
+
+def _key_batches(has_lang: bool, has_split: bool):
+    """Arrow function: (doc_id, text[, lang][, split]) → (doc_id, dedup_key, lang, split_rank)."""
+
+    def compute(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            texts = batch.column("text").to_pylist()
+            keys = [dedup_key(text) if text is not None else "" for text in texts]
+            langs = batch.column("lang") if has_lang else pa.nulls(batch.num_rows, pa.string())
+            splits = batch.column("split").to_pylist() if has_split else [None] * batch.num_rows
+            yield pa.RecordBatch.from_arrays(
+                [batch.column("doc_id"), pa.array(keys, pa.string()), langs,
+                 pa.array([_split_rank(split) for split in splits], pa.int32())],
+                names=["doc_id", "dedup_key", "lang", "split_rank"],
+            )
+
+    return compute
+
+
+@dataclass(frozen=True)
+class MinHashDedupStage(Stage):
+    """Drop near-duplicates (`dedup.near_duplicate`) and documents seen in earlier runs
+    (`dedup.seen_in_earlier_run`); `detail` is the doc_id each one duplicates.
+
+    Example::
+
+        stage = MinHashDedupStage(MinHashConfig(scope="run"))
+        flagged = stage.flag(frame)   # frame: doc_id, text, drop_* columns (lang, split optional)
+    """
+
+    config: MinHashConfig = MinHashConfig()
+    index_df: object = None  # exploded minhash_index of earlier runs (load_minhash_index), or None
+    workdir: str | None = None  # where the signatures are materialized (the run's staging dir)
+
+    name = "dedup.minhash"
+    requires = ("doc_id", "text")
+    provides = ((SIGNATURE_COLUMN, "array<bigint>"), (BAND_HASHES_COLUMN, "array<bigint>"))
+    needs_materialized_input = True  # live rows are read for the keys and again for the result
+
+    def flag(self, df):
+        from pyspark.sql import functions as F
+        from pyspark.sql import types as T
+
+        from corpusforge.dedup.lsh import against_index, minhash_signatures, near_duplicates_from_signatures
+
+        self.check_schema(df)
+        params = self.config.params()
+        live = df.where("drop_reason IS NULL")
+        dead = df.where("drop_reason IS NOT NULL")
+        has_lang, has_split = "lang" in df.columns, "split" in df.columns
+        source = live.select("doc_id", "text", *(["lang"] if has_lang else []), *(["split"] if has_split else []))
+        if has_lang:
+            source = source.withColumn("lang", F.col("lang").cast("string"))
+        if has_split:
+            source = source.withColumn("split", F.col("split").cast("string"))
+        keyed = source.mapInArrow(
+            _key_batches(has_lang, has_split),
+            "doc_id string, dedup_key string, lang string, split_rank int",
+        )
+        sigs = self._materialize(minhash_signatures(keyed, params, preference_col="split_rank"))
+        dupes = near_duplicates_from_signatures(
+            sigs, params, verify=self.config.verify, threshold=self.config.threshold,
+            max_iterations=self.config.max_iterations, documents=keyed,
+        ).withColumnRenamed("duplicate_of", "_near_of")
+        columns = sigs.select(
+            "doc_id",
+            F.when(F.col("n_shingles") > 0, F.col("signature")).alias(SIGNATURE_COLUMN),
+            F.when(F.col("n_shingles") > 0, F.col("band_hashes")).alias(BAND_HASHES_COLUMN),
+        )
+        flagged = live.drop(SIGNATURE_COLUMN, BAND_HASHES_COLUMN).join(columns, "doc_id", "left").join(
+            dupes, "doc_id", "left"
+        )
+        reason = F.when(F.col("_near_of").isNotNull(), F.lit(NEAR_DUPLICATE))
+        detail = F.col("_near_of")
+        if self.index_df is not None:
+            seen = against_index(sigs, self.index_df, params, threshold=self.config.threshold)
+            flagged = flagged.join(seen.withColumnRenamed("duplicate_of", "_seen_of"), "doc_id", "left")
+            reason = F.when(F.col("_seen_of").isNotNull(), F.lit(SEEN_IN_EARLIER_RUN)).otherwise(reason)
+            detail = F.coalesce(F.col("_seen_of"), detail)
+        flagged = (
+            flagged.withColumn("drop_reason", reason)
+            .withColumn("detail", detail)
+            .withColumn("drop_stage", F.when(reason.isNotNull(), F.lit(self.name)))
+        )
+        for column, _ in self.provides:
+            if column not in dead.columns:
+                dead = dead.withColumn(column, F.lit(None).cast(T.ArrayType(T.LongType())))
+        out_columns = [c for c in df.columns if c not in (SIGNATURE_COLUMN, BAND_HASHES_COLUMN)]
+        out_columns += [SIGNATURE_COLUMN, BAND_HASHES_COLUMN]
+        return flagged.select(out_columns).unionByName(dead.select(out_columns))
+
+    def _materialize(self, sigs):
+        """Write the signatures once: banding, verification, the index check and the index
+        columns all read them, and hashing every shingle is the stage's expensive step."""
+        if self.workdir is None:
+            # localCheckpoint: no staging dir given (a stage built by hand); same reason as above
+            return sigs.localCheckpoint(eager=True)
+        path = f"{self.workdir.rstrip('/')}/minhash-signatures"
+        sigs.write.mode("overwrite").parquet(path)
+        return sigs.sparkSession.read.parquet(path)
+
+
+def minhash_dedup_stage(ctx) -> MinHashDedupStage:
+    """The `minhash_dedup` stage of a run, from the `[minhash]` config section.
+
+    Refuses, before any work, a `minhash_index` built with other parameters (even with
+    scope 'run': the survivors are appended to it).
+    """
+    from corpusforge.tables.delta import table_path
+
+    config = ctx.cfg.minhash
+    index = load_minhash_index(ctx.spark, ctx.output, config.params(), exclude_run=ctx.run_id)
+    if INDEX_TABLE not in ctx.cfg.pipeline.outputs:
+        log.warning("stage dedup.minhash: 'minhash_index' is not in pipeline.outputs; this run's "
+                    "survivors will not be remembered for later runs")
+    # the run's staging dir (pipeline._staging_dir), removed by the pipeline at the end of the run
+    workdir = table_path(ctx.output, f"_staging/{ctx.run_id}")
+    return MinHashDedupStage(config, index if config.scope == "index" else None, workdir)
+
