@@ -7,7 +7,6 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from pyspark.sql import functions as F
 
 from corpusforge.config import RunConfig, load_config
 from corpusforge.filters.c4 import C4_DEFAULTS, c4_quality
