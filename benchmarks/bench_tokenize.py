@@ -6,8 +6,11 @@
 Fairness: both tokenizer sides run on one core (`local[1]` for Spark), with the same texts, the
 same batch size (`spark.sql.execution.arrow.maxRecordsPerBatch` = `--batch-size`) and the same
 `TOKENIZERS_PARALLELISM=false` (set before tokenizers is imported, inherited by Spark's Python
-workers). The Spark side reads a cached DataFrame and writes to the `noop` sink, so it times
-JVM → Arrow → Python → Arrow → JVM plus the encoding; the Delta write is timed on its own.
+workers). The Spark side is the `tokens` output's own path (`tokenize.stage.tokens_frame`, the
+mapInArrow that `write_tokens` runs: split assignment + Rust batch encoding + identity column)
+over a cached DataFrame, written to the `noop` sink, so it times JVM → Arrow → Python → Arrow →
+JVM plus the encoding; the Delta write of the same rows (`write_run_rows`, schema-checked,
+replaceWhere by run_id, as `write_tokens` does it) is timed on its own.
 Each timing is the best of `--repeats` after one warm-up (Python workers started, tokenizer
 loaded). Documents are real text: Financial PhraseBank sentences and the Chinese pages of
 the resiliparse WARC sample, grouped into documents of about 16 sentences or paragraphs.
@@ -40,7 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO))
 
-from corpusforge.tokenize.hf import EncodeParams, arrow_encoder, encode_arrow_batch, load_tokenizer, tokenizer_identity, tokens_schema  # noqa: E402
+from corpusforge.tokenize.hf import EncodeParams, encode_arrow_batch, load_tokenizer, tokenizer_identity  # noqa: E402
 
 
 def _documents(count: int) -> list[str]:
@@ -84,8 +87,6 @@ def bench_tokenize(args, texts: list[str], out_dir: Path) -> dict:
     arrow_batches = [pa.record_batch({"doc_id": [f"{i}" for i in range(len(b))], "text": b}) for b in batches]
     pure = _best(args.repeats, lambda: [encode_arrow_batch(b, tokenizer, params) for b in arrow_batches])
 
-    from pyspark.sql.pandas.types import from_arrow_schema
-
     from corpusforge.session import get_session
 
     spark = get_session(
@@ -102,15 +103,19 @@ def bench_tokenize(args, texts: list[str], out_dir: Path) -> dict:
     rows = pa.table({"doc_id": [f"{i:032x}" for i in range(len(texts))], "text": texts})
     frame = spark.createDataFrame(rows.to_pandas()).repartition(4).cache()
     frame.count()  # cache: the tokenizer timing must not include building the input
-    output_schema = from_arrow_schema(tokens_schema(rows.schema, params))
-    encoded = frame.mapInArrow(arrow_encoder(path, params), output_schema)
+    from pyspark.sql import functions as F
+
+    from corpusforge.tables.delta import write_run_rows
+    from corpusforge.tokenize.stage import TokenizeConfig, resolve_config, tokens_frame
+
+    tcfg = TokenizeConfig(tokenizer=path)
+    encoded = tokens_frame(frame, tcfg, resolve_config(tcfg))
     through_spark = _best(args.repeats, lambda: encoded.write.format("noop").mode("overwrite").save())
-    delta_path = out_dir / "tokens_spark"
     # cache: the Delta write is timed alone, on tokens already computed.
-    materialized = encoded.cache()
+    materialized = encoded.withColumn("run_id", F.lit("bench")).cache()
     materialized.count()
     start = time.perf_counter()
-    materialized.write.format("delta").mode("overwrite").save(str(delta_path))
+    write_run_rows(spark, materialized, str(out_dir), "tokens", "bench")
     delta_write = time.perf_counter() - start
     spark.stop()
     return {
@@ -126,6 +131,7 @@ def bench_tokenize(args, texts: list[str], out_dir: Path) -> dict:
         "spark_tokens_per_s_per_core": round(tokens / through_spark),
         "framework_overhead_vs_raw_encode_batch": round(through_spark / raw - 1, 3),
         "framework_overhead_vs_raw_encode_batch_fast": round(through_spark / raw_fast - 1, 3),
+        "spark_path": "corpusforge.tokenize.stage.tokens_frame (write_tokens' mapInArrow)",
         "delta_write_s": round(delta_write, 3),
     }
 

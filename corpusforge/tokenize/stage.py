@@ -95,11 +95,11 @@ def check_config(cfg: RunConfig) -> None:
     ...
     corpusforge.errors.ConfigError: tokenize.tokenizer: the 'tokens' output needs a tokenizer directory or tokenizer.json; none is set
     """
-    _resolved(cfg.tokenize)
+    resolve_config(cfg.tokenize)
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Resolved:
+class ResolvedTokenize:
     """The config checked and turned into what the executors need (no paths they may not see)."""
 
     identity: str
@@ -107,7 +107,12 @@ class _Resolved:
     separator_id: int | None
 
 
-def _resolved(tcfg: TokenizeConfig) -> _Resolved:
+def resolve_config(tcfg: TokenizeConfig) -> ResolvedTokenize:
+    """Check `[tokenize]` and load its tokenizer: identity, serialized tokenizer, separator id.
+
+    >>> resolve_config(TokenizeConfig(tokenizer="../shared/data/vocab/bert-base-uncased", pack=True)).separator_id
+    102
+    """
     from corpusforge.tokenize.hf import load_tokenizer, tokenizer_identity
     from corpusforge.tokenize.splits import assign_split
 
@@ -132,7 +137,7 @@ def _resolved(tcfg: TokenizeConfig) -> _Resolved:
         if tcfg.pack_group_docs < 1:
             raise ConfigError(f"tokenize.pack_group_docs must be >= 1, got {tcfg.pack_group_docs}")
         separator_id = separator_token_id(tokenizer, tcfg.separator)
-    return _Resolved(identity=identity, tokenizer_json=tokenizer.to_str(), separator_id=separator_id)
+    return ResolvedTokenize(identity=identity, tokenizer_json=tokenizer.to_str(), separator_id=separator_id)
 
 
 def separator_token_id(tokenizer: Tokenizer, separator: str = "") -> int:
@@ -207,7 +212,7 @@ def tokens_batch(batch: pa.RecordBatch, tokenizer: Tokenizer, tcfg: TokenizeConf
     return encoded.append_column("words", words)
 
 
-def _tokens_function(tcfg: TokenizeConfig, resolved: _Resolved, jieba_cache: str | None
+def _tokens_function(tcfg: TokenizeConfig, resolved: ResolvedTokenize, jieba_cache: str | None
                      ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     identity, tokenizer_json = resolved.identity, resolved.tokenizer_json
 
@@ -255,7 +260,7 @@ def pack_group(table: pa.Table, *, split: str, bucket: int, run_id: str, seq_len
 
 # -- Spark -----------------------------------------------------------------------------------
 
-def tokens_frame(kept_df, tcfg: TokenizeConfig, resolved: _Resolved, jieba_cache: str | None = None):
+def tokens_frame(kept_df, tcfg: TokenizeConfig, resolved: ResolvedTokenize, jieba_cache: str | None = None):
     """The `tokens` rows (without `run_id`) of a frame of documents, via `mapInArrow`."""
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema
@@ -269,7 +274,7 @@ def tokens_frame(kept_df, tcfg: TokenizeConfig, resolved: _Resolved, jieba_cache
                                 from_arrow_schema(tokens_arrow_schema(tcfg.words)))
 
 
-def packed_frame(tokens_df, tcfg: TokenizeConfig, resolved: _Resolved, run_id: str, documents: int):
+def packed_frame(tokens_df, tcfg: TokenizeConfig, resolved: ResolvedTokenize, run_id: str, documents: int):
     """The `packed` rows (without `tokenizer`/`run_id`) of `tokens_df`, packed per (split, bucket)."""
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import from_arrow_schema
@@ -325,7 +330,7 @@ def write_tokens(ctx: StageContext, kept_df) -> None:
     from corpusforge.tables.delta import read_table, write_run_rows
 
     tcfg = ctx.cfg.tokenize
-    resolved = _resolved(tcfg)
+    resolved = resolve_config(tcfg)
     tokens = tokens_frame(kept_df, tcfg, resolved, _jieba_cache(ctx.output)).withColumn("run_id", F.lit(ctx.run_id))
     metadata = {"table": "tokens", "run_id": ctx.run_id, "tokenizer": resolved.identity,
                 "add_special_tokens": tcfg.add_special_tokens, "max_length": tcfg.max_length}
