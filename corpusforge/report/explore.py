@@ -24,15 +24,17 @@ def load_tables(output: str | Path, version: int | None = None) -> dict[str, pd.
     """
     from deltalake import DeltaTable
 
+    from corpusforge.tables.deltars import read_delta
+
     frames: dict[str, pd.DataFrame] = {}
     for name in CORE_TABLES:
         path = Path(output) / name
         if not (path / "_delta_log").is_dir():
             frames[name] = pd.DataFrame()
             continue
-        table = DeltaTable(str(path), version=version if name == "documents" else None)
-        columns = [f.name for f in table.schema().fields if f.name != "text"]
-        frames[name] = table.to_pandas(columns=columns)
+        pinned = version if name == "documents" else None
+        columns = [f.name for f in DeltaTable(str(path), version=pinned).schema().fields if f.name != "text"]
+        frames[name] = read_delta(str(path), pinned, columns).to_pandas()
     done = set(frames["ledger"].loc[frames["ledger"]["status"] == "done", "run_id"]) if len(frames["ledger"]) else set()
     for name in ("documents", "dropped", "stats"):
         if len(frames[name]):

@@ -16,9 +16,16 @@ DEDUP_KEY_VERSION = 1  # bump when dedup_key() changes; indexes of older version
 
 
 
-def _is_dropped(char: str) -> bool:
+# Punctuation and symbols separate words (they become a space); control and format
+# characters (zero-width space, soft hyphen, ...) are invisible and vanish, as they do in
+# normalize's strip_control, so that step cannot change the key.
+def _key_char(char: str) -> str:
+    if char.isspace():
+        return " "
     category = unicodedata.category(char)
-    return category[0] in ("P", "S") or category in ("Cc", "Cf")
+    if category in ("Cc", "Cf"):
+        return ""
+    return " " if category[0] in ("P", "S") else char
 
 
 def dedup_key(text: str) -> str:
@@ -28,9 +35,12 @@ def dedup_key(text: str) -> str:
     'hello world hello'
     >>> dedup_key("開放中文轉換。") == dedup_key("开放中文转换")
     True
+    >>> dedup_key("zero\u200bwidth")
+    'zerowidth'
+
     """
     folded = to_simplified(unicodedata.normalize("NFKC", text)).casefold()
-    spaced = "".join(" " if (c.isspace() or _is_dropped(c)) else c for c in folded)
+    spaced = "".join(map(_key_char, folded))
     return " ".join(spaced.split())
 
 

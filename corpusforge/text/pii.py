@@ -42,7 +42,8 @@ _CARD = re.compile(r"(?<![\d+\-])[2-6]\d(?:[ -]?\d){11,17}(?![\d])")
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])")
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:.])")
 # "version 1.2.3.4", "v1.2.3.4", "版本 1.2.3.4": dotted quads that are versions, not addresses.
-_VERSION_CONTEXT = re.compile(r"(?:version|ver\.?|release|build|版本|版本号)\s*[:：]?\s*$", re.IGNORECASE)
+# A whole word ("Server 8.8.8.8" is an address; "ver 8.8.8.8" a version number).
+_VERSION_CONTEXT = re.compile(r"(?:\b(?:version|ver\.?|release|build)|版本|版本号)\s*[:：]?\s*$", re.IGNORECASE)
 
 # Chinese mobile: optional +86 / 0086 / 86, then 1[3-9] and 9 digits, optionally 3-4-4 grouped.
 _CN_MOBILE = re.compile(r"(?<![\d+])(?:(?:\+|00)86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)")

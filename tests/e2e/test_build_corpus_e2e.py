@@ -73,9 +73,9 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path):
 
 
 def _table(path):
-    from deltalake import DeltaTable
+    from corpusforge.tables.deltars import read_delta
 
-    return DeltaTable(str(path)).to_pyarrow_table().to_pylist()
+    return read_delta(str(path)).to_pylist()
 
 
 def test_killed_runs_are_never_counted_half(tmp_path):

@@ -291,10 +291,6 @@ def test_fix_mojibake_changes_the_key_by_design():
     assert dedup_key(normalize_text(mojibake)) == dedup_key("The caf\xe9 on the corner") != dedup_key(mojibake)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "dedup_key maps control/format characters (Cc, Cf) to a space while normalize's strip_control "
-    "deletes them, so 'foo\\u200bbar' keys as 'foo bar' raw but 'foobar' normalized; deleting Cc/Cf in "
-    "dedup_key (a DEDUP_KEY_VERSION bump) would make the key independent of strip_control"))
 def test_strip_control_does_not_change_the_key():
     text = "zero\u200bwidth and\x97control"
     assert dedup_key(normalize_text(text, _only("strip_control"))) == dedup_key(text)

@@ -9,6 +9,7 @@ from corpusforge.dedup.exact import ExactDedupStage
 from corpusforge.errors import AccountingError, RunLockedError, SchemaError
 from corpusforge.ingest.plan import plan_inputs
 from corpusforge.pipeline import run_pipeline
+from corpusforge.reasons import REASONS
 from corpusforge.stage import Stage
 from corpusforge.tables.delta import read_table
 from corpusforge.tables.ledger import OutputLock
@@ -49,7 +50,9 @@ def test_run_writes_tables_and_accounting_holds(spark, tmp_path):
     docs = read_table(spark, str(tmp_path / "out"), "documents")
     assert docs.select("doc_id").distinct().count() == 3
     assert docs.select("text_hash").distinct().count() == 3
-    dups = read_table(spark, str(tmp_path / "out"), "dropped").where("drop_reason = 'dedup.exact_duplicate'")
+    dropped = read_table(spark, str(tmp_path / "out"), "dropped")
+    assert {r.drop_reason for r in dropped.collect()} <= set(REASONS)  # documented, every one
+    dups = dropped.where("drop_reason = 'dedup.exact_duplicate'")
     kept_ids = {r.doc_id for r in docs.collect()}
     assert {r.detail for r in dups.collect()} <= kept_ids  # each names the copy that was kept
     ledger = read_table(spark, str(tmp_path / "out"), "ledger").collect()
@@ -157,3 +160,18 @@ def test_stage_checks_its_input_schema(spark):
     df = spark.createDataFrame([("x",)], "doc_id string")
     with pytest.raises(SchemaError, match="stage 'dedup.exact': input column 'text' missing"):
         ExactDedupStage().apply(df)
+
+
+def test_tables_of_older_schemas_take_new_columns(spark, tmp_path):
+    """A table an earlier version wrote (fewer columns) accepts rows of the current schema."""
+    from corpusforge.schemas import table_schema
+    from corpusforge.tables.delta import write_run_rows
+
+    out = str(tmp_path / "out")
+    current = table_schema("stats")
+    old = spark.createDataFrame([("old", "ingest", "files.read")], "run_id string, stage string, metric string")
+    old.write.format("delta").save(f"{out}/stats")  # as if written before `value` existed
+    row = spark.createDataFrame([("new", "ingest", "files.read", 3.0)], current)
+    write_run_rows(spark, row, out, "stats", "new")
+    values = {r.run_id: r.value for r in read_table(spark, out, "stats").collect()}
+    assert values == {"old": None, "new": 3.0}
