@@ -56,7 +56,11 @@ class DedupConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class PipelineConfig:
-    stages: tuple[str, ...] = ("normalize", "exact_dedup")  # run in this order after ingest
+    # Run in this order after ingest: the web-document path (configs/web.toml spells it out).
+    stages: tuple[str, ...] = (
+        "normalize", "langid", "filters.gopher_quality", "filters.gopher_repetition",
+        "filters.cjk", "filters.c4", "filters.fineweb", "pii", "exact_dedup",
+    )
     outputs: tuple[str, ...] = ()  # tables written from the kept documents, e.g. ("tokens",)
     dropped_text_chars: int = 2000  # prefix of the text kept in `dropped` rows
 

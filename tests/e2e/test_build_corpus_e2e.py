@@ -82,7 +82,8 @@ def test_killed_runs_are_never_counted_half(tmp_path):
     """Kill runs during the documents write, between tables and before the ledger commit;
     the next run replaces their rows and the tables hold every record exactly once."""
     out = tmp_path / "out"
-    args = ["--input", str(SAMPLE_JSONL), "--output", str(out)]
+    args = ["--input", str(SAMPLE_JSONL), "--output", str(out),
+            "--set", 'pipeline.stages=["normalize", "exact_dedup"]']
     for point in ("documents_write", "after_dropped", "before_commit"):
         rc, _o, err = _job(args + ["--run-id", f"killed-{point}"], CORPUSFORGE_FAILPOINT=point)
         assert rc != 0, f"failpoint {point} did not stop the run: {err[-2000:]}"

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def sample_run(spark, tmp_path_factory):
     out = tmp_path_factory.mktemp("nb") / "out"
-    cfg = load_config()
+    cfg = load_config(overrides=['pipeline.stages=["normalize", "exact_dedup"]'])
     plan = plan_inputs([str(REPO / "corpusforge" / "data" / "sample" / "jsonl")], None, cfg.input)
     run_pipeline(spark, cfg, plan, str(out), "nb-run")
     return out

@@ -30,8 +30,12 @@ def _write_jsonl(path, texts, extra_lines=()):
     return path
 
 
+# The foundation's stages; the cleaning stages have tests of their own.
+FOUNDATION_STAGES = 'pipeline.stages=["normalize", "exact_dedup"]'
+
+
 def _run(spark, inputs, out, run_id, overrides=(), **kwargs):
-    cfg = load_config(overrides=list(overrides))
+    cfg = load_config(overrides=[FOUNDATION_STAGES, *overrides])
     plan = plan_inputs([str(p) for p in inputs], None, cfg.input)
     return run_pipeline(spark, cfg, plan, str(out), run_id, **kwargs)
 
