@@ -70,11 +70,13 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args) -> int:
     from corpusforge.config import config_hash, load_config
     from corpusforge.ingest.plan import plan_inputs
+    from corpusforge.pipeline import check_pipeline
 
     overrides = list(args.overrides)
     if args.format:
         overrides.insert(0, f"input.format={args.format}")
     cfg = load_config(args.config, overrides)
+    check_pipeline(cfg)
     plan = plan_inputs(args.input, args.manifest, cfg.input)
     run_id = args.run_id or default_run_id()
     if args.dry_run:

@@ -102,8 +102,13 @@ OUTPUT_WRITERS: dict[str, str] = {
 }
 
 
-def check_outputs(cfg: RunConfig) -> None:
-    """Before any work: every output name is known, and its module's `check_config(cfg)` passes."""
+def check_pipeline(cfg: RunConfig) -> None:
+    """Before any work: every stage and output name is known, and each output module's
+    `check_config(cfg)` passes (a missing tokenizer, say)."""
+    for name in cfg.pipeline.stages:
+        if name not in STAGE_FACTORIES:
+            raise ConfigError(f"pipeline.stages: unknown stage {name!r}; expected one of "
+                              f"{sorted(STAGE_FACTORIES)}")
     for name in cfg.pipeline.outputs:
         if name not in OUTPUT_WRITERS:
             raise ConfigError(f"pipeline.outputs: unknown output {name!r}; expected one of "
@@ -115,11 +120,9 @@ def check_outputs(cfg: RunConfig) -> None:
 
 def build_stages(ctx: StageContext) -> list[Stage]:
     """The configured stages, in order, with their params."""
+    check_pipeline(ctx.cfg)
     stages: list[Stage] = []
     for name in ctx.cfg.pipeline.stages:
-        if name not in STAGE_FACTORIES:
-            raise ConfigError(f"pipeline.stages: unknown stage {name!r}; expected one of "
-                              f"{sorted(STAGE_FACTORIES)}")
         module_name, _, factory = STAGE_FACTORIES[name].partition(":")
         stage = getattr(importlib.import_module(module_name), factory)(ctx)
         if stage is not None:
@@ -130,7 +133,7 @@ def build_stages(ctx: StageContext) -> list[Stage]:
 def run_pipeline(spark, cfg: RunConfig, plan: InputPlan, output: str, run_id: str, *,
                  reprocess: bool = False, stages: list[Stage] | None = None) -> RunSummary:
     """Run the whole pipeline for one run; see the module docstring for the order."""
-    check_outputs(cfg)  # a bad output config fails before the lock, the recovery and the ingest
+    check_pipeline(cfg)  # a bad stage or output fails before the lock, the recovery and the ingest
     started = time.monotonic()
     summary = RunSummary(run_id=run_id, output=output,
                          files_skipped_unknown_format=len(plan.skipped_unknown_format))

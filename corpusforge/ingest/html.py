@@ -12,6 +12,8 @@ measured in benchmarks/compare_readers.py.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import codecs
 import re
 from dataclasses import dataclass
@@ -133,30 +135,16 @@ def decode_html(body: bytes, http_content_type: str | None = None) -> DecodedHtm
     >>> decode_html(b"<meta charset=utf-8><p>caf\\xc3\\xa9</p>").charset_source
     'meta'
     """
-    candidates: list[tuple[str, str]] = []
+    bom_encoding = None
     for bom, encoding in _BOMS:
         if body.startswith(bom):
             # A BOM is unambiguous and overrides labels (WHATWG "BOM sniffing").
-            candidates.append((encoding, "bom"))
-            body = body[len(bom):]
+            bom_encoding, body = encoding, body[len(bom):]
             break
-    http_encoding = normalize_charset(charset_from_content_type(http_content_type))
-    if http_encoding:
-        if http_encoding == "cp1252" and not body.isascii() and _strict(body, "utf-8") is not None:
-            # Servers default to latin-1 for pages that are really UTF-8; valid non-ASCII
-            # UTF-8 is almost never intended cp1252 text.
-            candidates.append(("utf-8", "http"))
-        candidates.append((http_encoding, "http"))
-    meta_encoding = normalize_charset(sniff_meta_charset(body))
-    if meta_encoding:
-        candidates.append((meta_encoding, "meta"))
-    detected = normalize_charset(detect_encoding(body))
-    if detected:
-        candidates.append((detected, "detected"))
-    candidates.append(("utf-8", "fallback"))
-
+    candidates: list[tuple[str, str]] = []
     tried: set[str] = set()
-    for encoding, source in candidates:
+    for encoding, source in _charset_candidates(body, bom_encoding, http_content_type):
+        candidates.append((encoding, source))
         if encoding in tried:
             continue
         tried.add(encoding)
@@ -172,6 +160,28 @@ def decode_html(body: bytes, http_content_type: str | None = None) -> DecodedHtm
         if text.count("\ufffd") <= MAX_REPLACEMENT_RATIO * max(len(text), 1):
             return DecodedHtml(text=text, encoding=encoding, charset_source=source)
     return None
+
+
+def _charset_candidates(body: bytes, bom_encoding: str | None,
+                        http_content_type: str | None) -> Iterator[tuple[str, str]]:
+    """Charsets to try, in order; detection runs only when every declared one failed, since
+    it costs about a quarter of the reader's time and most pages declare a charset that works."""
+    if bom_encoding:
+        yield bom_encoding, "bom"
+    http_encoding = normalize_charset(charset_from_content_type(http_content_type))
+    if http_encoding:
+        if http_encoding == "cp1252" and not body.isascii() and _strict(body, "utf-8") is not None:
+            # Servers default to latin-1 for pages that are really UTF-8; valid non-ASCII
+            # UTF-8 is almost never intended cp1252 text.
+            yield "utf-8", "http"
+        yield http_encoding, "http"
+    meta_encoding = normalize_charset(sniff_meta_charset(body))
+    if meta_encoding:
+        yield meta_encoding, "meta"
+    detected = normalize_charset(detect_encoding(body))
+    if detected:
+        yield detected, "detected"
+    yield "utf-8", "fallback"
 
 
 def html_to_text(html: str, extractor: str = "resiliparse") -> str:

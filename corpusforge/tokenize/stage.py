@@ -1,7 +1,7 @@
 """The `tokens` output (and the optional `packed` table): kept documents → token ids in Delta.
 
 Configured by `[tokenize]` (`TokenizeConfig`) and turned on by `pipeline.outputs = ["tokens"]`.
-`check_config` runs before the run starts (pipeline.check_outputs), so a missing tokenizer,
+`check_config` runs before the run starts (pipeline.check_pipeline), so a missing tokenizer,
 bad split fractions or an unknown separator stop the run before any work with exit code 2.
 
 What `write_tokens` writes, for the run's kept documents:
