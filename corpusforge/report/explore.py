@@ -68,6 +68,7 @@ def run_overview(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def plot_overview(tables: dict[str, pd.DataFrame]):
     """A figure: dropped rows by reason (left) and kept document lengths (right, log x)."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
     import numpy as np
 
     fig, (ax_drops, ax_lengths) = plt.subplots(1, 2, figsize=(12, 4.5), constrained_layout=True)
@@ -80,6 +81,7 @@ def plot_overview(tables: dict[str, pd.DataFrame]):
                               va="center", fontsize=8)
     else:
         ax_drops.text(0.5, 0.5, "nothing dropped", ha="center", va="center", transform=ax_drops.transAxes)
+    ax_drops.xaxis.set_major_locator(MaxNLocator(integer=True))  # rows are whole numbers
     ax_drops.set_title("Dropped rows by reason")
     ax_drops.set_xlabel("rows")
     docs = tables["documents"]

@@ -111,14 +111,23 @@ def load_tokenizer(path: str | os.PathLike[str]) -> Tokenizer:
     """
     source = Path(path)
     if source.is_file():
-        return Tokenizer.from_file(str(source))
+        return _unpadded(Tokenizer.from_file(str(source)))
     if not source.is_dir():
         raise InputError(f"tokenizer path {str(source)!r} does not exist")
     if (source / "tokenizer.json").is_file():
-        return Tokenizer.from_file(str(source / "tokenizer.json"))
+        return _unpadded(Tokenizer.from_file(str(source / "tokenizer.json")))
     if (source / "vocab.txt").is_file():
         return _wordpiece_tokenizer(source)
     raise InputError(f"tokenizer directory {str(source)!r} has neither tokenizer.json nor vocab.txt")
+
+
+def _unpadded(tokenizer: Tokenizer) -> Tokenizer:
+    # A saved tokenizer.json may carry the padding and truncation its model trained with
+    # (MiniLM's pads every text to 128 ids): stored token ids are the text's, no more and no
+    # fewer; a max_length is applied per call, and the reader pads.
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
 
 
 def tokenizer_identity(path: str | os.PathLike[str]) -> str:

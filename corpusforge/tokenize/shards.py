@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from corpusforge.errors import InputError, SchemaError
+from corpusforge.tables.deltars import delta_dataset
 
 INDEX_NAME = "index.json"
 INDEX_FORMAT = "corpusforge.arrow_shards"
@@ -210,7 +211,7 @@ def export_delta_shards(
     from corpusforge.train.data import open_delta_version
 
     delta_table: deltalake.DeltaTable = open_delta_version(table_uri, version)
-    dataset = delta_table.to_pyarrow_dataset()
+    dataset = delta_dataset(delta_table)
     names = dataset.schema.names
     wanted = columns if columns is not None else names
     missing = [name for name in wanted if name not in names]
@@ -394,7 +395,7 @@ def export_delta_megatron(
     from corpusforge.train.data import open_delta_version
 
     delta_table = open_delta_version(table_uri, version)
-    dataset = delta_table.to_pyarrow_dataset()
+    dataset = delta_dataset(delta_table)
     if token_column not in dataset.schema.names or (split is not None and "split" not in dataset.schema.names):
         raise SchemaError(f"megatron: table {table_uri} (version {delta_table.version()}) lacks {token_column!r} or 'split'")
     row_filter = pc.field("split") == split if split is not None else None

@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 import torch
 import torch.nn.functional as F
 
+from corpusforge.tables.deltars import delta_dataset
 from corpusforge.errors import ConfigError, InputError
 from corpusforge.train.config import TrainConfig
 from corpusforge.train.data import IGNORE_INDEX, ReaderParams, open_delta_version
@@ -68,7 +69,7 @@ def inspect_table(cfg: TrainConfig, version: int | None = None) -> TableInfo:
     if cfg.task == "classification" and cfg.data.label_column not in columns:
         raise InputError(f"{where} has no label column {cfg.data.label_column!r}; it has {list(columns)}")
     read = [name for name in ("split", cfg.data.label_column if cfg.task == "classification" else None) if name in columns]
-    scanned = table.to_pyarrow_dataset().to_table(columns=read) if read else None
+    scanned = delta_dataset(table).to_table(columns=read) if read else None
     split_rows: dict[str, int] = {}
     if scanned is not None and "split" in read:
         counts = pc.value_counts(scanned.column("split").combine_chunks()).to_pylist()
@@ -122,7 +123,7 @@ def carve_validation(cfg: TrainConfig, info: TableInfo, out_dir: str | os.PathLi
     if marker.is_file() and json.loads(marker.read_text(encoding="utf-8")) == recipe:
         return _view_info(info, view, recipe)
     source = open_delta_version(info.source_uri, info.source_version)
-    table = source.to_pyarrow_dataset().to_table(columns=[name for name in recipe["columns"] if name in info.columns])
+    table = delta_dataset(source).to_table(columns=[name for name in recipe["columns"] if name in info.columns])
     if "split" not in table.column_names:  # a table without splits is all train
         table = table.append_column("split", pa.array([cfg.data.train_split] * table.num_rows, pa.string()))
     keys = table.column(cfg.data.carve_key).cast(pa.string()).to_pylist()
@@ -165,7 +166,7 @@ def _view_columns(cfg: TrainConfig, info: TableInfo) -> list[str]:
 
 def _view_info(info: TableInfo, view: Path, recipe: dict[str, Any]) -> TableInfo:
     table = open_delta_version(str(view), None)
-    counts = pc.value_counts(table.to_pyarrow_dataset().to_table(columns=["split"]).column("split").combine_chunks())
+    counts = pc.value_counts(delta_dataset(table).to_table(columns=["split"]).column("split").combine_chunks())
     split_rows = {(item["values"] or ""): int(item["counts"]) for item in counts.to_pylist()}
     return TableInfo(uri=str(view), version=table.version(), source_uri=info.source_uri,
                      source_version=info.source_version, columns=tuple(recipe["columns"]), split_rows=split_rows,

@@ -203,3 +203,14 @@ def test_train_tokenizer_saves_a_loadable_tokenizer(tmp_path, finsent_sentences,
     if kind == "bpe":
         # Byte-level BPE is lossless.
         assert [tokenizer.decode(row) for row in ids] == [unicodedata.normalize("NFC", t) for t in finsent_sentences[:5]]
+
+
+def test_saved_padding_and_truncation_are_not_applied(tmp_path, vocab):
+    """A tokenizer.json saved with its model's padding (MiniLM pads to 128) stores real ids only."""
+    padded = load_tokenizer(vocab / "bert-base-uncased")
+    padded.enable_padding(length=32, pad_id=0, pad_token="[PAD]")
+    padded.enable_truncation(max_length=4)
+    padded.save(str(tmp_path / "tokenizer.json"))
+    reloaded = load_tokenizer(tmp_path / "tokenizer.json")
+    assert reloaded.encode("profits rose sharply this quarter").tokens == [
+        "[CLS]", "profits", "rose", "sharply", "this", "quarter", "[SEP]"]

@@ -5,6 +5,8 @@ from collections import Counter
 from pathlib import Path
 
 import deltalake
+
+from corpusforge.tables.deltars import read_delta
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -109,7 +111,7 @@ def test_padding_truncation_and_class_labels(five_files):
     label_map = {name: index for index, name in enumerate(LABELS)}
     params = ReaderParams(seq_length=12, pad_id=0, label_column="label", label_map=label_map, shuffle=False)
     dataset = DeltaTokenDataset(str(table), version=4, params=params)
-    source = deltalake.DeltaTable(str(table), version=4).to_pyarrow_table()
+    source = read_delta(str(table), 4)
     by_sample = {row["input_ids"][0] - SAMPLE_BASE: row for row in source.to_pylist()}
     count = 0
     for sample in dataset:

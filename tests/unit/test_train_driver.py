@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 import deltalake
+
+from corpusforge.tables.deltars import read_delta
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -189,13 +191,13 @@ def test_unknown_config_key_is_an_error_naming_it(tmp_path):
 def test_validation_carve_is_a_pure_function_of_doc_id(tmp_path):
     forward, backward = tmp_path / "forward", tmp_path / "backward"
     _tokens_table(forward, rows=400)
-    table = deltalake.DeltaTable(str(forward)).to_pyarrow_table()
+    table = read_delta(str(forward))
     deltalake.write_deltalake(str(backward), table.take(list(range(table.num_rows - 1, -1, -1))))
 
     def carved(path: Path) -> dict[str, str]:
         cfg = train_config_from_dict(_config(path, tmp_path / f"run_{path.name}", data={"validation_fraction": 0.25}))
         info = carve_validation(cfg, inspect_table(cfg), tmp_path / f"run_{path.name}")
-        view = deltalake.DeltaTable(info.uri).to_pyarrow_table(columns=["doc_id", "split"])
+        view = read_delta(info.uri, columns=["doc_id", "split"])
         return dict(zip(view.column("doc_id").to_pylist(), view.column("split").to_pylist()))
 
     first, second = carved(forward), carved(backward)
