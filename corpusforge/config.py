@@ -94,18 +94,32 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Ru
     >>> load_config(overrides=["dedup.scope=run"]).dedup.scope
     'run'
     """
-    raw: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"config file {path}: invalid TOML: {err}") from None
+    return build_config(RunConfig, read_toml(path), overrides)
+
+
+def read_toml(path: str | Path | None) -> dict[str, Any]:
+    """The tables of a TOML config file ({} for no file); a missing or bad file is a ConfigError."""
+    if path is None:
+        return {}
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config file {path}: invalid TOML: {err}") from None
+
+
+def build_config(cls: type, raw: dict[str, Any], overrides: list[str] = ()) -> Any:
+    """A config dataclass `cls` from plain data plus `--set section.key=value` overrides.
+
+    >>> build_config(RunConfig, {"dedup": {"scope": "run"}}, ["dedup.exact=false"]).dedup
+    DedupConfig(exact=False, scope='run')
+    """
+    raw = json.loads(json.dumps(raw))  # a deep copy: overrides never touch the caller's data
     for item in overrides:
         _apply_override(raw, item)
-    return _build(RunConfig, raw, prefix="")
+    return _build(cls, raw, prefix="")
 
 
 def _apply_override(raw: dict[str, Any], item: str) -> None:

@@ -1,7 +1,6 @@
 """One session-scoped local Spark session for every in-process Spark test."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest

@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from corpusforge.config import _apply_override, _build
+from corpusforge.config import build_config, read_toml
 from corpusforge.errors import ConfigError
 
 
@@ -106,18 +105,7 @@ def load_train_config(path: str | Path | None = None, overrides: list[str] = ())
     ...
     corpusforge.errors.ConfigError: config: unknown key 'optim.learning_rate'; expected one of ['batch_size', 'beta1', 'beta2', 'epochs', 'eps', 'grad_accum', 'grad_clip', 'lr', 'max_steps', 'min_lr_ratio', 'schedule', 'warmup_ratio', 'warmup_steps', 'weight_decay']
     """
-    raw: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"config file {path}: invalid TOML: {err}") from None
-    for item in overrides:
-        _apply_override(raw, item)
-    return check_train_config(_build(TrainConfig, raw, prefix=""))
+    return check_train_config(build_config(TrainConfig, read_toml(path), overrides))
 
 
 def train_config_from_dict(raw: dict[str, Any], overrides: list[str] = ()) -> TrainConfig:
@@ -126,10 +114,7 @@ def train_config_from_dict(raw: dict[str, Any], overrides: list[str] = ()) -> Tr
     >>> train_config_from_dict({"data": {"table": "t"}}, ["optim.epochs=1"]).optim.epochs
     1
     """
-    raw = json.loads(json.dumps(raw))
-    for item in overrides:
-        _apply_override(raw, item)
-    return check_train_config(_build(TrainConfig, raw, prefix=""))
+    return check_train_config(build_config(TrainConfig, raw, overrides))
 
 
 def check_train_config(cfg: TrainConfig) -> TrainConfig:

@@ -36,7 +36,7 @@ from corpusforge.tables.deltars import delta_dataset
 from corpusforge.errors import ConfigError, InputError
 from corpusforge.train.config import TrainConfig
 from corpusforge.train.data import IGNORE_INDEX, ReaderParams, open_delta_version
-from corpusforge.train.metrics import classification_metrics, confusion_matrix, language_model_metrics
+from corpusforge.train.metrics import classification_metrics, language_model_metrics
 
 SPLIT_VIEW_DIR = "split_view"
 

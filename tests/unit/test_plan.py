@@ -48,7 +48,7 @@ def test_missing_path_and_empty_glob_name_the_input(tmp_path):
 
 
 def test_manifest_gz_relative_lines_and_splits(tmp_path):
-    crawl = _tree(tmp_path)
+    _tree(tmp_path)
     manifest = tmp_path / "warc.paths.gz"
     with gzip.open(manifest, "wt") as handle:
         handle.write("crawl/a.jsonl\n\ncrawl/sub/b.warc.gz\n")
