@@ -59,9 +59,11 @@ class PipelineConfig:
     # Run in this order after ingest: the web-document path (configs/web.toml spells it out).
     stages: tuple[str, ...] = (
         "normalize", "langid", "filters.gopher_quality", "filters.gopher_repetition",
-        "filters.cjk", "filters.c4", "filters.fineweb", "pii", "exact_dedup",
+        "filters.cjk", "filters.c4", "filters.fineweb", "pii", "exact_dedup", "minhash_dedup",
     )
-    outputs: tuple[str, ...] = ()  # tables written from the kept documents, e.g. ("tokens",)
+    # Tables written from the kept documents: minhash_index remembers this run's survivors for
+    # the next runs' near-dedup (nothing is written without the MinHash stage); add "tokens".
+    outputs: tuple[str, ...] = ("minhash_index",)
     dropped_text_chars: int = 2000  # prefix of the text kept in `dropped` rows
 
 

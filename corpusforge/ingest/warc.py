@@ -580,17 +580,22 @@ def read_warc(stream: BinaryIO, opts: IngestOptions) -> Iterator[Record]:
     """
     if opts.warc_reader not in _BACKENDS:
         raise ConfigError(f"unknown warc_reader {opts.warc_reader!r}; expected one of {sorted(_BACKENDS)}")
-    start = stream.tell() if _seekable(stream) else 0
-    head = _head(stream)
-    if _seekable(stream):
-        stream.seek(start)
-        head_for_reader = b""
-    else:
-        head_for_reader = head
+    head, head_for_reader = _peek(stream)
     backend = _BACKENDS[opts.warc_reader]
     if _first_decompressed_bytes(head, _container(head)).startswith(_ARC_MAGIC):
         backend = _iter_warcio
     yield from _read_with(backend, stream, opts, head_for_reader, _container(head))
+
+
+def _peek(stream: BinaryIO) -> tuple[bytes, bytes]:
+    """The first bytes of `stream`, and what of them the reader still has to be given: nothing
+    on a seekable stream (it is rewound), the bytes themselves on a pipe."""
+    start = stream.tell() if _seekable(stream) else 0
+    head = _head(stream)
+    if _seekable(stream):
+        stream.seek(start)
+        return head, b""
+    return head, head
 
 
 def read_arc(stream: BinaryIO, opts: IngestOptions) -> Iterator[Record]:
@@ -606,11 +611,5 @@ def read_arc(stream: BinaryIO, opts: IngestOptions) -> Iterator[Record]:
     >>> [(r.record_type, r.candidate, r.text) for r in read_arc(io.BytesIO(arc), IngestOptions())]
     [('warcinfo', False, None), ('response', True, 'Hi there.')]
     """
-    start = stream.tell() if _seekable(stream) else 0
-    head = _head(stream)
-    if _seekable(stream):
-        stream.seek(start)
-        head_for_reader = b""
-    else:
-        head_for_reader = head
+    head, head_for_reader = _peek(stream)
     yield from _read_with(_iter_warcio, stream, opts, head_for_reader, _container(head))

@@ -85,7 +85,8 @@ def test_every_configured_stage_is_registered():
 
 def test_web_config_runs_every_family_before_pii_and_dedup():
     stages = load_config(REPO / "configs" / "web.toml").pipeline.stages
-    assert stages[:2] == ("normalize", "langid") and stages[-2:] == ("pii", "exact_dedup")
+    assert stages[:2] == ("normalize", "langid") and stages[-3:] == ("pii", "exact_dedup", "minhash_dedup")
+    assert load_config(REPO / "configs" / "web.toml").pipeline == load_config().pipeline  # the default, spelled out
     assert {f"filters.{key}" for key in FAMILIES} <= set(stages)
 
 
