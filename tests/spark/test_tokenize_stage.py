@@ -40,7 +40,8 @@ def _write_jsonl(path, rows):
 
 
 def _run(spark, inputs, out, run_id, overrides):
-    cfg = load_config(overrides=list(overrides))
+    # Short test texts: the foundation's stages, not the web filters (tests may override).
+    cfg = load_config(overrides=['pipeline.stages=["normalize", "exact_dedup"]', *overrides])
     plan = plan_inputs([str(p) for p in inputs], None, cfg.input)
     return run_pipeline(spark, cfg, plan, str(out), run_id)
 
