@@ -27,9 +27,9 @@ from corpusforge import failpoints
 from corpusforge.config import RunConfig, config_dict, config_hash
 from corpusforge.errors import AccountingError, ConfigError
 from corpusforge.ingest.plan import InputPlan
-from corpusforge.stage import Stage
+from corpusforge.stage import BatchStage, Stage, run_batch_stages
 from corpusforge.tables import ledger
-from corpusforge.tables.delta import local_path, read_table, table_path, write_run_rows
+from corpusforge.tables.delta import local_path, read_table, run_tables, table_path, write_run_rows
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class RunSummary:
         if self.recovered_runs:
             out.append("  removed rows of unfinished runs: " + ", ".join(self.recovered_runs))
         out.append(f"wall time {self.seconds:.1f} s; tables under {self.output}: "
-                   "documents, dropped, stats, ledger, exact_index")
+                   + ", ".join(run_tables(self.output)))
         return out
 
 
@@ -190,11 +190,14 @@ def _run_files(spark, cfg, plan, output, run_id, staging, stages, summary) -> No
     ledger.write_ledger(spark, output, run_id, ledger_rows)
 
     frame = records.where("candidate").drop("candidate", "record_type")
-    for index, stage in enumerate(stages):
-        stage.check_schema(frame)
-        if stage.needs_materialized_input:
-            frame = _materialize(spark, frame, staging, f"before-{index}-{stage.name}")
-        frame = stage.flag(frame)
+    for index, group in enumerate(_fuse_batch_stages(stages)):
+        if isinstance(group, list):  # consecutive row-local stages: one pass over the data
+            frame = run_batch_stages(frame, group)
+            continue
+        group.check_schema(frame)
+        if group.needs_materialized_input:
+            frame = _materialize(spark, frame, staging, f"before-{index}-{group.name}")
+        frame = group.flag(frame)
     clock = time.monotonic()
     final = _materialize(spark, frame.withColumn("run_id", F.lit(run_id)), staging, "final")
     timings["stages"] = time.monotonic() - clock
@@ -232,6 +235,20 @@ def _run_files(spark, cfg, plan, output, run_id, staging, stages, summary) -> No
     for row in ledger_rows:
         row.update(status="done", finished_at=finished_at)
     ledger.write_ledger(spark, output, run_id, ledger_rows)  # the commit point of the run
+
+
+def _fuse_batch_stages(stages: list[Stage]) -> list[Stage | list[BatchStage]]:
+    """Consecutive BatchStages grouped into lists (run as one mapInArrow), other stages alone."""
+    groups: list[Stage | list[BatchStage]] = []
+    for stage in stages:
+        if isinstance(stage, BatchStage) and not stage.needs_materialized_input:
+            if groups and isinstance(groups[-1], list):
+                groups[-1].append(stage)
+            else:
+                groups.append([stage])
+        else:
+            groups.append(stage)
+    return groups
 
 
 def _check_accounting(spark, output, run_id, per_file, summary) -> None:

@@ -44,11 +44,15 @@ class Stage(ABC):
 
     def check_schema(self, df) -> None:
         """Raise SchemaError naming the first required column `df` lacks."""
-        missing = [c for c in (*self.requires, *DROP_COLUMNS) if c not in df.columns]
+        self.check_columns(df.columns)
+
+    def check_columns(self, columns: list[str]) -> None:
+        """Raise SchemaError naming the first required column missing from `columns`."""
+        missing = [c for c in (*self.requires, *DROP_COLUMNS) if c not in columns]
         if missing:
             raise SchemaError(
                 f"stage {self.name!r}: input column {missing[0]!r} missing; "
-                f"it needs {list(self.requires)}, got {df.columns}"
+                f"it needs {list(self.requires)}, got {list(columns)}"
             )
 
     @abstractmethod
@@ -84,33 +88,49 @@ class BatchStage(Stage):
         """
 
     def flag(self, df):
+        return run_batch_stages(df, [self])
+
+    def output_schema(self, schema):
+        """The Spark schema after this stage: the input's plus the `provides` columns."""
         from pyspark.sql.types import StructField, StructType, _parse_datatype_string
 
-        self.check_schema(df)
-        fields = list(df.schema.fields)
+        fields = list(schema.fields)
         for column, ddl in self.provides:
-            if column not in df.columns:
+            if column not in schema.names:
                 fields.append(StructField(column, _parse_datatype_string(ddl), True))
-        out_schema = StructType(fields)
-        out_arrow = arrow_schema(out_schema)
-        stage_name = self.name
-        transform = self.transform
+        return StructType(fields)
 
-        def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-            for batch in batches:
-                live = pc.is_null(batch.column("drop_reason"))
-                out = []
-                live_rows = batch.filter(live)
-                if live_rows.num_rows:
-                    done = transform(live_rows)
-                    out.append(_mark_stage(done, stage_name))
-                dead_rows = batch.filter(pc.invert(live))
-                if dead_rows.num_rows:
-                    out.append(dead_rows)
-                for part in out:
-                    yield _align(part, out_arrow)
+    def apply_batch(self, batch: pa.RecordBatch, out_schema: pa.Schema) -> pa.RecordBatch:
+        """Run `transform` on the live rows of `batch`; dropped rows pass through untouched."""
+        live = pc.is_null(batch.column("drop_reason"))
+        parts = []
+        live_rows = batch.filter(live)
+        if live_rows.num_rows:
+            parts.append(_align(_mark_stage(self.transform(live_rows), self.name), out_schema))
+        dead_rows = batch.filter(pc.invert(live))
+        if dead_rows.num_rows or not parts:
+            parts.append(_align(dead_rows, out_schema))
+        return parts[0] if len(parts) == 1 else pa.concat_batches(parts)
 
-        return df.mapInArrow(run, out_schema)
+
+def run_batch_stages(df, stages: list[BatchStage]):
+    """Apply consecutive row-local stages in ONE mapInArrow: each batch goes through every
+    stage in turn in the same Python worker, so the text crosses the JVM/Arrow boundary once,
+    not once per stage. Each stage still marks its own drops (`drop_stage`)."""
+    schema = df.schema
+    arrow_schemas = []
+    for stage in stages:
+        stage.check_columns(schema.names)
+        schema = stage.output_schema(schema)
+        arrow_schemas.append(arrow_schema(schema))
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for stage, out_schema in zip(stages, arrow_schemas):
+                batch = stage.apply_batch(batch, out_schema)
+            yield batch
+
+    return df.mapInArrow(run, schema)
 
 
 def with_drops(batch: pa.RecordBatch, reasons: pa.Array | list, details=None) -> pa.RecordBatch:
