@@ -15,7 +15,7 @@ The documents are the real pages ingest extracts from every WARC under ../shared
 Spark's docs/s is divided by the cores it ran on ("per core"), so the two paths compare the
 cost of the wrapping (JVM ↔ Arrow transfer, one Python worker per stage) with the rules
 themselves. Also printed: how often the two backends agree on the distinct pages. The numbers
-and the command go to benchmarks/RESULTS_clean.md (`--write`).
+and the command go to benchmarks/RESULTS.md (`--write`).
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ from corpusforge.text.stage import NormalizeStage  # noqa: E402
 
 DATA_DIR = REPO.parent / "shared" / "data" / "warc"
 FAMILY_ORDER = ("gopher_quality", "gopher_repetition", "cjk", "c4", "fineweb")
-RESULTS = REPO / "benchmarks" / "RESULTS_clean.md"
+RESULTS = REPO / "benchmarks" / "RESULTS.md"
 
 
 def load_pages() -> list[tuple[str, str]]:

@@ -1,6 +1,6 @@
 """Fine-tuning benchmark: training throughput, data-wait share, MFU, and the PhraseBank use case.
 
-Modes (each rewrites its own section of benchmarks/RESULTS_finetune.md and prints it)::
+Modes (each rewrites its own section of benchmarks/RESULTS.md and prints it)::
 
     # throughput: samples/s, tokens/s, share of step time waiting for the reader (CPU here)
     python benchmarks/bench_finetune.py --throughput --steps 30
@@ -43,7 +43,7 @@ from corpusforge.train.driver import train  # noqa: E402
 from corpusforge.train.metrics import read_jsonl  # noqa: E402
 
 FINSENT = REPO.parent / "shared" / "data" / "finsent"
-RESULTS = REPO / "benchmarks" / "RESULTS_finetune.md"
+RESULTS = REPO / "benchmarks" / "RESULTS.md"
 WARMUP_STEPS = 3  # first steps (allocations, lazy init) left out of the throughput figures
 
 
@@ -191,7 +191,7 @@ H100/H200 SXM; pass the figure of the card used). For DDP: `torchrun --standalon
 
 
 def write_section(name: str, body: str) -> None:
-    """Replace (or add) section `name` of RESULTS_finetune.md, leaving the other sections as they are."""
+    """Replace (or add) section `name` of RESULTS.md, leaving the other sections as they are."""
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Fine-tuning benchmark results\n"
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     block = f"{begin}\n## {name}\n\n{body.rstrip()}\n{end}"

@@ -12,7 +12,7 @@ the records after a damaged region.
 Rows are built column by column (one Python list per column, one `pa.array` per column and
 batch) rather than as one dict per row for `from_pylist`: 11 ms instead of 17 ms per 3,841
 records (20 MB of WARC) — small beside the ~2.6 s of extraction of those records, which is
-why the framework's overhead is mostly on the JVM side (benchmarks/RESULTS_ingest.md).
+why the framework's overhead is mostly on the JVM side (benchmarks/RESULTS.md, "Ingest").
 """
 from __future__ import annotations
 
