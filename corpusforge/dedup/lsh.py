@@ -122,10 +122,8 @@ def _list_array(matrix: np.ndarray) -> pa.ListArray:
 def _signature_batches(params: MinHashParams):
     def compute(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            keys = batch.column("dedup_key").to_pylist()
-            langs = batch.column("lang").to_pylist()
             hashes, counts = minhash.batch_shingle_hashes(
-                [key or "" for key in keys], langs, ngram=params.ngram, cjk_mode=params.cjk_shingles
+                batch.column("dedup_key"), batch.column("lang"), ngram=params.ngram, cjk_mode=params.cjk_shingles
             )
             signature_matrix = minhash.signatures_from_hashes(hashes, counts, params)
             bands = minhash.band_hashes(signature_matrix, params.bands, params.rows)

@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from corpusforge.errors import ConfigError
 from corpusforge.text.dedup_key import DEDUP_KEY_VERSION
@@ -50,9 +52,14 @@ _BAND_DOMAIN = np.uint64(0x42414E44_00000000)  # "BAND" tag mixed with the band 
 CJK_LANGS = frozenset({"zh", "ja", "ko"})  # languages shingled by characters (by their primary subtag)
 MOSTLY_CJK_FRACTION = 0.5  # above this share of CJK characters a text of another lang is shingled by characters
 # Han ideographs (incl. Extension A and compatibility), kana, hangul syllables and jamo.
-_CJK_CHAR = re.compile(
-    r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\u31f0-\u31ff\uac00-\ud7af\u1100-\u11ff]"
+_CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x3040, 0x30FF), (0x31F0, 0x31FF),
+               (0xAC00, 0xD7AF), (0x1100, 0x11FF))
+_CJK_CHAR = re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in _CJK_RANGES) + "]")
+# Whitespace of str.split() other than U+0020 (every c with c.isspace(); a unit test recomputes it).
+OTHER_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + (
+    "\u2028\u2029\u202f\u205f\u3000"
 )
+_OTHER_WHITESPACE_RE2 = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in OTHER_WHITESPACE) + "]"
 _SHINGLE_CHUNK = 1 << 9  # shingles per permutation block: 3 buffers of 512 × 112 uint64 ≈ 1.4 MB stay in cache
 
 CjkShingles = Literal["char", "jieba"]
@@ -189,11 +196,6 @@ def splitmix64(values: np.ndarray) -> np.ndarray:
     return z
 
 
-def _word_hashes(words: Sequence[str]) -> np.ndarray:
-    digests = b"".join(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest() for word in words)
-    return np.frombuffer(digests, dtype="<u8").astype(np.uint64)
-
-
 def _char_hashes(code_points: np.ndarray) -> np.ndarray:
     return splitmix64(code_points.astype(np.uint64) | _CHAR_DOMAIN)
 
@@ -206,6 +208,11 @@ def _fold_ngrams(token_hashes: np.ndarray, lengths: np.ndarray, ngram: int) -> t
     if total == 0:
         return np.empty(0, dtype=np.uint64), counts
     token_starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    compiled = _compiled("fold") if os.environ.get(KERNEL_ENV) != "numpy" else None
+    if compiled is not None:
+        folded = np.empty(total, dtype=np.uint64)
+        compiled(np.ascontiguousarray(token_hashes, dtype=np.uint64), token_starts, counts, ngram, folded)
+        return folded, counts
     shingle_starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     # start index of every shingle in the token array: its doc's first token + its rank in the doc
     starts = np.repeat(token_starts - shingle_starts, counts) + np.arange(total, dtype=np.int64)
@@ -213,6 +220,25 @@ def _fold_ngrams(token_hashes: np.ndarray, lengths: np.ndarray, ngram: int) -> t
     for offset in range(1, ngram):
         folded = splitmix64(folded ^ token_hashes[starts + offset])
     return folded, counts
+
+
+def _fold_loop(token_hashes, token_starts, counts, ngram, out):  # pragma: no cover - runs compiled by numba
+    """`_fold_ngrams`' numpy fold one shingle at a time: h = t0, then h = splitmix64(h ^ t_i)."""
+    gamma = np.uint64(0x9E3779B97F4A7C15)
+    m1 = np.uint64(0xBF58476D1CE4E5B9)
+    m2 = np.uint64(0x94D049BB133111EB)
+    position = 0
+    for doc in range(counts.shape[0]):
+        base = token_starts[doc]
+        for rank in range(counts[doc]):
+            h = token_hashes[base + rank]
+            for offset in range(1, ngram):
+                z = (h ^ token_hashes[base + rank + offset]) + gamma
+                z = (z ^ (z >> np.uint64(30))) * m1
+                z = (z ^ (z >> np.uint64(27))) * m2
+                h = z ^ (z >> np.uint64(31))
+            out[position] = h
+            position += 1
 
 
 def shingle_hashes(key: str, ngram: int = 5, lang: str | None = None, cjk_mode: CjkShingles = "char") -> np.ndarray:
@@ -229,9 +255,65 @@ def shingle_hashes(key: str, ngram: int = 5, lang: str | None = None, cjk_mode: 
     return hashes
 
 
+def _is_cjk_lang(lang: str | None) -> bool:
+    return bool(lang) and lang.split("-")[0].split("_")[0].lower() in CJK_LANGS
+
+
+def _string_array(values: Sequence[str | None] | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A string Arrow array of `values`, nulls as empty strings."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    array = values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())
+    return pc.fill_null(array, "") if array.null_count else array
+
+
+def _blake2b64(words: Sequence[bytes]) -> np.ndarray:
+    digests = b"".join([hashlib.blake2b(word, digest_size=8).digest() for word in words])
+    return np.frombuffer(digests, dtype="<u8").astype(np.uint64)
+
+
+def _cjk_counts(keys: pa.Array) -> np.ndarray:
+    """`len(_CJK_CHAR.findall(key))` of each key, on the UTF-8 bytes: every CJK range is a
+    3-byte sequence, whose lead byte (0xE0–0xEF) no other byte of valid UTF-8 equals."""
+    counts = np.zeros(len(keys), dtype=np.int64)
+    offsets_buffer, data_buffer = keys.buffers()[1:3]
+    if data_buffer is None:
+        return counts
+    offset_type = np.int64 if pa.types.is_large_string(keys.type) else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=offset_type)[keys.offset : keys.offset + len(keys) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    leads = np.flatnonzero((data & 0xF0) == 0xE0)
+    leads = leads[leads + 2 < len(data)]
+    code_points = (
+        ((data[leads].astype(np.int64) & 0x0F) << 12)
+        | ((data[leads + 1].astype(np.int64) & 0x3F) << 6)
+        | (data[leads + 2].astype(np.int64) & 0x3F)
+    )
+    is_cjk = np.zeros(len(leads), dtype=bool)
+    for low, high in _CJK_RANGES:
+        is_cjk |= (code_points >= low) & (code_points <= high)
+    documents = np.searchsorted(offsets[1:] - offsets[0], leads[is_cjk], side="right")
+    counts += np.bincount(documents, minlength=len(keys))
+    return counts
+
+
+def _arrow_word_hashes(pieces: pa.ListArray) -> tuple[np.ndarray, np.ndarray]:
+    """Token hashes and token counts from keys split on " " (`pc.split_pattern`), which for
+    keys without other whitespace, empty pieces dropped, is exactly `str.split()`; distinct
+    words found in Arrow, BLAKE2b once per distinct word of the batch."""
+    flat = pc.list_flatten(pieces)
+    parents = pc.list_parent_indices(pieces)
+    nonempty = pc.greater(pc.binary_length(flat), 0)
+    flat, parents = flat.filter(nonempty), parents.filter(nonempty)
+    counts = np.bincount(parents.to_numpy(zero_copy_only=False), minlength=len(pieces)).astype(np.int64)
+    encoded = pc.dictionary_encode(flat)
+    vocabulary_hashes = _blake2b64(encoded.dictionary.cast(pa.binary()).to_pylist())
+    return vocabulary_hashes[encoded.indices.to_numpy(zero_copy_only=False)], counts
+
+
 def batch_shingle_hashes(
-    keys: Sequence[str],
-    langs: Sequence[str | None] | None = None,
+    keys: Sequence[str | None] | pa.Array | pa.ChunkedArray,
+    langs: Sequence[str | None] | pa.Array | None = None,
     *,
     ngram: int = 5,
     cjk_mode: CjkShingles = "char",
@@ -239,52 +321,73 @@ def batch_shingle_hashes(
     """Shingle hashes of a batch of keys, concatenated, and each document's shingle count.
 
     Documents keep their order: document i's hashes are `hashes[offsets[i]:offsets[i + 1]]`
-    with `offsets = [0, *cumsum(counts)]`.
+    with `offsets = [0, *cumsum(counts)]`. `keys` may be a list or an Arrow string array
+    (the Spark stage passes its batch's column as it is); a null key is an empty one.
+    Splitting into words and finding the batch's distinct words runs in Arrow, and each
+    distinct word is hashed once; the result is what `shingles` + the per-token hashes give.
 
     >>> hashes, counts = batch_shingle_hashes(["a b c d e f", "short", "今天天气很好"], [None, None, "zh"])
     >>> counts.tolist()
     [2, 0, 2]
     """
-    n_docs = len(keys)
+    key_array = _string_array(keys)
+    n_docs = len(key_array)
     if langs is None:
-        langs = [None] * n_docs
-    word_docs: list[int] = []
-    word_lengths: list[int] = []
-    word_ids: list[int] = []
-    vocabulary: dict[str, int] = {}
-    char_docs: list[int] = []
-    char_texts: list[str] = []
-    for index, (key, lang) in enumerate(zip(keys, langs)):
-        key = key or ""
-        if is_cjk_text(key, lang) and cjk_mode == "char":
-            char_docs.append(index)
-            char_texts.append(key.replace(" ", ""))
-            continue
-        tokens, _ = _tokens(key, lang, cjk_mode)
-        word_docs.append(index)
-        word_lengths.append(len(tokens))
-        word_ids.extend([vocabulary.setdefault(token, len(vocabulary)) for token in tokens])
+        lang_list: list[str | None] = [None] * n_docs
+    elif isinstance(langs, (pa.Array, pa.ChunkedArray)):
+        lang_list = langs.to_pylist()
+    else:
+        lang_list = list(langs)
+    # is_cjk_text for the whole batch: by lang, or more than MOSTLY_CJK_FRACTION CJK letters
+    pieces = pc.split_pattern(key_array, " ")  # spaces = pieces − 1; the word documents' tokens
+    spaces = pc.list_value_length(pieces).to_numpy(zero_copy_only=False).astype(np.int64) - 1
+    letters = pc.utf8_length(key_array).to_numpy(zero_copy_only=False).astype(np.int64) - spaces
+    cjk_letters = _cjk_counts(key_array)
+    is_cjk = np.fromiter((_is_cjk_lang(lang) for lang in lang_list), dtype=bool, count=n_docs)
+    is_cjk |= (letters > 0) & (cjk_letters > MOSTLY_CJK_FRACTION * letters)
+    # keys with other whitespace (tabs, NBSP, ideographic space, …) are re-joined by str.split()
+    odd_space = pc.match_substring_regex(key_array, _OTHER_WHITESPACE_RE2).to_numpy(zero_copy_only=False)
 
-    parts: list[tuple[list[int], np.ndarray, np.ndarray]] = []
-    if word_docs:
-        vocabulary_hashes = _word_hashes(list(vocabulary))
-        token_hashes = vocabulary_hashes[np.asarray(word_ids, dtype=np.int64)]
-        parts.append((word_docs, *_fold_ngrams(token_hashes, np.asarray(word_lengths), ngram)))
-    if char_docs:
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    python_words = np.flatnonzero(is_cjk) if cjk_mode == "jieba" else np.empty(0, dtype=np.int64)
+    arrow_words = np.flatnonzero(~is_cjk)
+    if arrow_words.size:
+        words = key_array.take(pa.array(arrow_words))
+        odd = np.flatnonzero(odd_space[arrow_words])
+        if odd.size:
+            values = words.to_pylist()
+            for index in odd.tolist():
+                values[index] = " ".join(values[index].split())
+            words = pa.array(values, type=pa.string())
+            token_hashes, lengths = _arrow_word_hashes(pc.split_pattern(words, " "))
+        else:
+            token_hashes, lengths = _arrow_word_hashes(pieces.take(pa.array(arrow_words)))
+        parts.append((arrow_words, *_fold_ngrams(token_hashes, lengths, ngram)))
+    if python_words.size:
+        token_lists = [_tokens(key, lang_list[index], cjk_mode)[0]
+                       for index, key in zip(python_words.tolist(), key_array.take(pa.array(python_words)).to_pylist())]
+        vocabulary: dict[str, int] = {}
+        word_ids = [vocabulary.setdefault(token, len(vocabulary)) for tokens in token_lists for token in tokens]
+        token_hashes = _blake2b64([word.encode("utf-8") for word in vocabulary])[np.asarray(word_ids, dtype=np.int64)]
+        lengths = np.fromiter((len(tokens) for tokens in token_lists), dtype=np.int64, count=len(token_lists))
+        parts.append((python_words, *_fold_ngrams(token_hashes, lengths, ngram)))
+    char_docs = np.flatnonzero(is_cjk) if cjk_mode == "char" else np.empty(0, dtype=np.int64)
+    if char_docs.size:
+        char_texts = [key.replace(" ", "") for key in key_array.take(pa.array(char_docs)).to_pylist()]
         code_points = np.frombuffer("".join(char_texts).encode("utf-32-le"), dtype="<u4")
         lengths = np.fromiter((len(text) for text in char_texts), dtype=np.int64, count=len(char_texts))
         parts.append((char_docs, *_fold_ngrams(_char_hashes(code_points), lengths, ngram)))
 
-    counts = np.zeros(n_docs, dtype=np.int64)
     if len(parts) == 1 and len(parts[0][0]) == n_docs:
         return parts[0][1], parts[0][2]
+    counts = np.zeros(n_docs, dtype=np.int64)
     for docs, _, part_counts in parts:
-        counts[np.asarray(docs, dtype=np.int64)] = part_counts
+        counts[docs] = part_counts
     # gather every part's shingles into document order
     offsets = np.concatenate(([0], np.cumsum(counts)))
     hashes = np.empty(int(offsets[-1]), dtype=np.uint64)
     for docs, part_hashes, part_counts in parts:
-        destination = np.repeat(offsets[np.asarray(docs, dtype=np.int64)], part_counts)
+        destination = np.repeat(offsets[docs], part_counts)
         part_starts = np.concatenate(([0], np.cumsum(part_counts)[:-1]))
         rank = np.arange(len(part_hashes), dtype=np.int64) - np.repeat(part_starts, part_counts)
         hashes[destination + rank] = part_hashes
@@ -404,7 +507,7 @@ def signatures_from_hashes(
     return result
 
 
-_NUMBA_KERNEL: list = []  # [compiled function or None], filled on first use in each process
+_COMPILED: dict[str, object] = {}  # name → compiled function (or None without numba), per process
 
 
 def numba_available() -> bool:
@@ -416,16 +519,23 @@ def numba_available() -> bool:
     return _numba_kernel() is not None
 
 
-def _numba_kernel():
-    """The compiled kernel (compiled once per process, cached on disk by numba), or None."""
-    if not _NUMBA_KERNEL:
+def _compiled(name: str):
+    """The numba-compiled `_signature_loop` ("signature") or `_fold_loop` ("fold"), compiled once
+    per process and cached on disk by numba; None when numba does not import."""
+    if name not in _COMPILED:
         try:
             import numba
         except ImportError:
-            _NUMBA_KERNEL.append(None)
+            _COMPILED[name] = None
         else:
-            _NUMBA_KERNEL.append(numba.njit(cache=True, nogil=True, boundscheck=False)(_signature_loop))
-    return _NUMBA_KERNEL[0]
+            function = {"signature": _signature_loop, "fold": _fold_loop}[name]
+            _COMPILED[name] = numba.njit(cache=True, nogil=True, boundscheck=False)(function)
+    return _COMPILED[name]
+
+
+def _numba_kernel():
+    """The compiled signature kernel, or None."""
+    return _compiled("signature")
 
 
 def _signature_loop(x, offsets, a, b, out):  # pragma: no cover - runs compiled by numba

@@ -266,3 +266,60 @@ def test_numba_kernel_equals_numpy_on_real_text() -> None:
 def test_unknown_kernel_is_refused() -> None:
     with pytest.raises(ConfigError, match="kernel must be"):
         signatures_from_hashes(np.zeros(1, np.uint64), np.array([1]), MinHashParams(), kernel="gpu")
+
+
+def _reference_shingle_hashes(key: str, lang: str | None, ngram: int = 5) -> list[int]:
+    """The definition, one shingle at a time: BLAKE2b-64 per word (SplitMix64 of the code point
+    per CJK character), folded left to right with SplitMix64."""
+    import hashlib
+
+    if minhash.is_cjk_text(key, lang):
+        tokens = [int(minhash._char_hashes(np.array([ord(c)]))[0]) for c in key.replace(" ", "")]
+    else:
+        tokens = [int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest(), "little") for w in key.split()]
+    out = []
+    for start in range(len(tokens) - ngram + 1):
+        value = np.array([tokens[start]], dtype=np.uint64)
+        for token in tokens[start + 1 : start + ngram]:
+            value = minhash.splitmix64(value ^ np.uint64(token))
+        out.append(int(value[0]))
+    return out
+
+
+def test_other_whitespace_is_every_python_space_but_u0020() -> None:
+    import sys
+
+    expected = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace() and c != " ")
+    assert minhash.OTHER_WHITESPACE == expected
+
+
+def test_arrow_batch_path_equals_the_definition_on_odd_keys() -> None:
+    import pyarrow as pa
+
+    keys = [
+        "a\tb c d e f g", " lead  double  spaces here and there ", "x\u3000y z w v u t", "a\x1cb c d e f",
+        "", None, "mixed 中文 text with english words here ok", "中文中文中文中文 abc", "\u00a0nbsp\u00a0words are here too x y",
+        "  ", "a b c d", "日本語のテキストです。ひらがな", "한국어 텍스트 입니다 여기", "ascii then ü é ß words ok fine",
+        dedup_key(ENGLISH), dedup_key(CHINESE_TRADITIONAL),
+    ]
+    langs = [None] * len(keys)
+    langs[3], langs[-1] = "zh-TW", "zh"
+    expected = [_reference_shingle_hashes(key or "", lang) for key, lang in zip(keys, langs)]
+    for given in (keys, pa.array(keys, pa.string()), pa.array(keys, pa.large_string()), pa.array(["pad"] + keys).slice(1)):
+        hashes, counts = batch_shingle_hashes(given, langs)
+        offsets = np.concatenate(([0], np.cumsum(counts)))
+        got = [hashes[offsets[i] : offsets[i + 1]].tolist() for i in range(len(keys))]
+        assert got == expected
+
+
+def test_numba_fold_equals_numpy_fold(monkeypatch) -> None:
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(7)
+    token_hashes = rng.integers(0, 2**63, size=5000, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    lengths = rng.integers(0, 40, size=300)
+    lengths[-1] = 5000 - int(lengths[:-1].sum()) if lengths[:-1].sum() < 5000 else 0
+    lengths = lengths[: np.searchsorted(np.cumsum(lengths), 5000, side="right")]
+    compiled = minhash._fold_ngrams(token_hashes, lengths, 5)
+    monkeypatch.setenv(minhash.KERNEL_ENV, "numpy")
+    reference = minhash._fold_ngrams(token_hashes, lengths, 5)
+    assert np.array_equal(compiled[0], reference[0]) and np.array_equal(compiled[1], reference[1])
