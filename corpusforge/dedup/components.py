@@ -67,14 +67,18 @@ def _small_star(edges: DataFrame) -> DataFrame:
 
 def _not_star_count(edges: DataFrame) -> int:
     """On edges oriented x > y: children with more than one root, plus roots that are also
-    children. 0 means a star forest, each star's root being its component's minimum."""
-    children = edges.groupBy("x").agg(F.count(F.lit(1)).alias("roots"))
-    roots = edges.select(F.col("y").alias("x")).distinct().withColumn("is_root", F.lit(1))
-    row = (
-        children.join(roots, "x", "left")
-        .agg(F.sum(((F.col("roots") > 1) | F.col("is_root").isNotNull()).cast("long")).alias("bad"))
-        .first()
+    children. 0 means a star forest, each star's root being its component's minimum.
+
+    One shuffle: every edge counts once for its child x and marks its root y; a node is bad
+    when it has two roots, or a root while also being a root of another edge."""
+    marks = edges.select(F.col("x").alias("n"), F.lit(1).alias("child")).unionByName(
+        edges.select(F.col("y").alias("n"), F.lit(0).alias("child"))
     )
+    per_node = marks.groupBy("n").agg(
+        F.sum("child").alias("roots"), F.min("child").alias("is_root_flag")
+    )
+    bad = (F.col("roots") > 1) | ((F.col("roots") >= 1) & (F.col("is_root_flag") == 0))
+    row = per_node.agg(F.sum(bad.cast("long")).alias("bad")).first()
     return int(row["bad"] or 0) if row is not None else 0
 
 
@@ -115,7 +119,9 @@ def connected_components(
             return current.select(F.col("x").alias("node"), F.col("y").alias("component")).unionByName(
                 current.select(F.col("y").alias("node"), F.col("y").alias("component")).distinct()
             )
-        current = _checkpoint(_small_star(_checkpoint(_large_star(current))))
+        # one checkpoint per round: the small-star reads the large-star's distinct edges twice,
+        # and Spark reuses that exchange, so the lineage stays one round deep
+        current = _checkpoint(_small_star(_large_star(current)))
         remaining = _not_star_count(current)
         log.info("connected_components: round %d, %d nodes not yet linked to their root", iteration, remaining)
     if remaining == 0:

@@ -311,8 +311,11 @@ def near_duplicates(
     sigs = minhash_signatures(df, params, preference_col=preference_col)
     if verify != "none":
         # persist: the signatures feed the banding and the verification joins; computing them
-        # (hashing every shingle) is the expensive step and must run once
+        # (hashing every shingle) is the expensive step and must run once. Filled eagerly:
+        # adaptive execution starts the banding and both join sides as concurrent jobs, and
+        # before the cache is filled each of them would hash every document again (3× the work)
         sigs = sigs.persist(StorageLevel.MEMORY_AND_DISK)
+        sigs.count()
     try:
         return near_duplicates_from_signatures(
             sigs, params, verify=verify, threshold=threshold, max_iterations=max_iterations, documents=df

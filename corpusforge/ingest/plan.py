@@ -122,12 +122,15 @@ def _expand_local(path: str, spec: str, cfg: InputConfig):
     single_file = os.path.isfile(root_abs)
     source = cfg.source or os.path.basename(root_abs.rstrip("/")) or "input"
     for match in matches:
-        absolute = os.path.abspath(match)
-        rel = "" if single_file else os.path.relpath(absolute, root_abs).replace(os.sep, "/")
-        stat = os.stat(absolute)
+        given = os.path.abspath(match)
+        rel = "" if single_file else os.path.relpath(given, root_abs).replace(os.sep, "/")
+        # Source keys follow the path as given; the URI is canonical (symlinks resolved), so
+        # one file reached by two paths is one input to the ledger.
+        canonical = os.path.realpath(given)
+        stat = os.stat(canonical)
         mtime = datetime.fromtimestamp(stat.st_mtime_ns // 1_000_000 / 1000, tz=timezone.utc)
         key = f"{source}/{rel}" if rel else source
-        yield f"file://{absolute}", source, key, (stat.st_size, mtime)
+        yield f"file://{canonical}", source, key, (stat.st_size, mtime)
 
 
 def _expand_remote(spec: str, cfg: InputConfig):
@@ -186,4 +189,4 @@ def _expand_manifest(manifest: str, cfg: InputConfig):
         stat = os.stat(absolute)
         mtime = datetime.fromtimestamp(stat.st_mtime_ns // 1_000_000 / 1000, tz=timezone.utc)
         rel = line.lstrip("/") if not os.path.isabs(target) else os.path.relpath(absolute, base)
-        yield f"file://{os.path.abspath(absolute)}", source, f"{source}/{rel}", (stat.st_size, mtime)
+        yield f"file://{os.path.realpath(absolute)}", source, f"{source}/{rel}", (stat.st_size, mtime)

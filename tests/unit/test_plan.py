@@ -73,3 +73,11 @@ def test_forced_format_reads_every_file(tmp_path):
     ("x.warc.gz.bad", None), ("README", None)])
 def test_detect_format(name, fmt):
     assert detect_format(name) == fmt
+
+
+def test_symlinked_input_keys_follow_the_given_path_and_uris_are_canonical(tmp_path):
+    crawl = _tree(tmp_path / "real")
+    (tmp_path / "current").symlink_to(crawl, target_is_directory=True)
+    plan = plan_inputs([str(tmp_path / "current")], None, InputConfig())
+    assert [f.source_key for f in plan.files] == ["current/a.jsonl", "current/sub/b.warc.gz"]
+    assert plan.files[0].uri == f"file://{(crawl / 'a.jsonl').resolve()}"
