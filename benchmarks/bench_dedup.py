@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from benchmarks.dedup_corpus import Doc, background_jaccard, corpus_hash, generate, load_sentences, planted_pairs
+from corpusforge.dedup.components import union_find_roots
 from corpusforge.dedup.lsh import lsh_threshold, near_duplicates
 from corpusforge.dedup.minhash import MinHashParams, jaccard, numba_available, shingles
 from corpusforge.text.dedup_key import dedup_key
@@ -221,22 +222,13 @@ def run_datasketch(docs: list[Doc], keys: dict[str, str], params: MinHashParams)
             for (identifier, _), sketch in zip(shingled, sketches):
                 session.insert(identifier, sketch)
         sketch_of = {identifier: sketch for (identifier, _), sketch in zip(shingled, sketches)}
-        parent: dict[str, str] = {}
-
-        def find(node: str) -> str:
-            parent.setdefault(node, node)
-            while parent[node] != node:
-                parent[node] = parent[parent[node]]
-                node = parent[node]
-            return node
-
-        for identifier, sketch in sketch_of.items():
-            for candidate in index.query(sketch):
-                if candidate != identifier and sketch.jaccard(sketch_of[candidate]) >= threshold:
-                    left, right = find(identifier), find(candidate)
-                    if left != right:
-                        parent[max(left, right)] = min(left, right)
-        dropped = {node: find(node) for node in list(parent) if find(node) != node}
+        verified = (
+            (identifier, candidate)
+            for identifier, sketch in sketch_of.items()
+            for candidate in index.query(sketch)
+            if candidate != identifier and sketch.jaccard(sketch_of[candidate]) >= threshold
+        )
+        dropped = {node: root for node, root in union_find_roots(verified).items() if root != node}
         elapsed = time.perf_counter() - started
     return dropped, elapsed, memory.peak_bytes
 

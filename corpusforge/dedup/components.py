@@ -13,6 +13,7 @@ bound makes a pathological input fail with a message instead of running forever.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -26,6 +27,30 @@ DEFAULT_MAX_ITERATIONS = 40  # large/small-star rounds before giving up (chains 
 
 class ComponentsDidNotConverge(CorpusforgeError):
     """Large-star/small-star did not reach a star forest within the iteration bound."""
+
+
+def union_find_roots(edges: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The single-process reference: every node of an edge → the smallest node of its component.
+
+    >>> union_find_roots([("b", "a"), ("c", "b"), ("e", "d"), ("x", "x")])
+    {'b': 'a', 'a': 'a', 'c': 'a', 'e': 'd', 'd': 'd'}
+    """
+    parent: dict[str, str] = {}
+
+    def find(node: str) -> str:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]  # path halving
+            node = parent[node]
+        return node
+
+    for left, right in edges:
+        if left == right:
+            continue
+        root_left, root_right = find(left), find(right)
+        if root_left != root_right:
+            parent[max(root_left, root_right)] = min(root_left, root_right)
+    return {node: find(node) for node in list(parent)}
 
 
 def _checkpoint(frame: DataFrame) -> DataFrame:

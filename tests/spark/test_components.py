@@ -5,29 +5,10 @@ import random
 
 import pytest
 
-from corpusforge.dedup.components import ComponentsDidNotConverge, connected_components
+from corpusforge.dedup.components import ComponentsDidNotConverge, connected_components, union_find_roots
 from corpusforge.errors import SchemaError
 
 pytestmark = pytest.mark.spark
-
-
-def _union_find_components(edges: list[tuple[str, str]]) -> dict[str, str]:
-    parent: dict[str, str] = {}
-
-    def find(node: str) -> str:
-        parent.setdefault(node, node)
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    for left, right in edges:
-        if left == right:
-            continue
-        root_left, root_right = find(left), find(right)
-        if root_left != root_right:
-            parent[max(root_left, root_right)] = min(root_left, root_right)
-    return {node: find(node) for node in parent if any(node in edge and edge[0] != edge[1] for edge in edges)}
 
 
 def _graph() -> list[tuple[str, str]]:
@@ -50,7 +31,7 @@ def test_components_match_union_find(spark) -> None:
     edges = _graph()
     frame = spark.createDataFrame(edges, "src string, dst string").repartition(3)
     got = {row["node"]: row["component"] for row in connected_components(frame).collect()}
-    assert got == _union_find_components(edges)
+    assert got == union_find_roots(edges)
     assert got["c059"] == "c000" and got["s039"] == "s000" and "solo" not in got
 
 
