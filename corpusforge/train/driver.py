@@ -446,7 +446,9 @@ def train(cfg: TrainConfig | None = None, *, resume: str | None = None) -> dict[
         "table": {"uri": info.source_uri, "version": info.source_version,
                   "read_from": info.uri, "read_version": info.version, "validation_carved": info.carved},
         "label_map": task.label_map,
-        "steps": step, "epochs_completed": epoch, "total_steps": total_steps,
+        # Whole passes over the train split: a step budget that ends exactly on an epoch's last
+        # step leaves the loop before its epoch counter moves on.
+        "steps": step, "epochs_completed": step // per_epoch if per_epoch else epoch, "total_steps": total_steps,
         "best": {"metric": task.best_metric, "value": best_value, "step": best_step},
         "metrics": final,
         "train": {**totals,

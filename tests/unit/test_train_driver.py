@@ -89,6 +89,7 @@ def test_classification_run_writes_results_metrics_best_and_weights_only_checkpo
     train_rows_before_carve = inspect_table(cfg, 0).split_rows["train"]  # 80
     assert saved["metrics"]["validation"]["n"] + saved["train"]["samples"] == train_rows_before_carve
     assert results["steps"] == saved["steps"] == math.ceil(saved["train"]["samples"] / 8)
+    assert saved["epochs_completed"] == 1  # the budget ended on the epoch's last step
 
     steps = [r for r in read_jsonl(tmp_path / "run" / "metrics.jsonl") if "loss" in r and "eval" not in r]
     assert [r["step"] for r in steps] == list(range(1, saved["steps"] + 1))
