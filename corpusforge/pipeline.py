@@ -142,7 +142,7 @@ def run_pipeline(spark, cfg: RunConfig, plan: InputPlan, output: str, run_id: st
         files = plan.files
         if not reprocess:
             done = ledger.done_inputs(spark, output)
-            files = [f for f in files if (f.uri, f.size, int(f.mtime.timestamp() * 1000)) not in done]
+            files = [f for f in files if (f.uri, f.size, ledger.millis(f.mtime)) not in done]
         summary.files_skipped_done = len(plan.files) - len(files)
         summary.files_read = len(files)
         staging = _staging_dir(output, run_id)
@@ -292,7 +292,6 @@ def _stats_rows(run_id, summary, timings, plan, stages, final) -> list[dict]:
         rows.append(row(stage, f"dropped.{reason}", n))
     rows += [row(phase, "seconds", s) for phase, s in timings.items()]
     for stage in stages:
-        rows += [row(stage.name, metric, value) for metric, value in stage.stats().items()]
         rows += [row(stage.name, metric, value) for metric, value in stage.stats_from(final).items()]
     return rows
 

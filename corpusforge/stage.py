@@ -65,10 +65,6 @@ class Stage(ABC):
         flagged = self.flag(df)
         return flagged.where("drop_reason IS NULL"), flagged.where("drop_reason IS NOT NULL")
 
-    def stats(self) -> dict[str, float]:
-        """Counts the stage wants in `stats` beyond kept/dropped (e.g. PII masks)."""
-        return {}
-
     def stats_from(self, final) -> dict[str, float]:
         """Counts computed from the run's final (materialized) frame, e.g. sums of `quality`
         entries the stage wrote: exact under task retries, unlike accumulators."""

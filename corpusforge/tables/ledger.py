@@ -91,13 +91,6 @@ def _alive(holder: dict) -> bool:
     return True
 
 
-def done_run_ids(spark, output: str) -> set[str]:
-    if not table_exists(spark, output, "ledger"):
-        return set()
-    rows = read_table(spark, output, "ledger").where("status = 'done'").select("run_id")
-    return {r.run_id for r in rows.distinct().collect()}
-
-
 def done_inputs(spark, output: str) -> set[tuple[str, int, int]]:
     """(input_uri, size, mtime in ms) of every input a finished run processed."""
     if not table_exists(spark, output, "ledger"):
