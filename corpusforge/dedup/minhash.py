@@ -9,16 +9,15 @@ spaces for space-separated text; for Chinese, Japanese and Korean (by `lang`, or
 mostly CJK) character n-grams with spaces skipped, or jieba word n-grams on request. The key
 already maps traditional to simplified Chinese, so both scripts shingle alike.
 
-Hashing of one shingle: each token (a word, or a character) gets a 64-bit hash (BLAKE2b-64 of a
-word's UTF-8; a SplitMix64 mix of a character's code point), and the n token hashes of a shingle
-are folded left to right with SplitMix64, so a shingle's hash is a function of the shingle's
-string only, and an n-gram costs n vectorized steps for a whole batch instead of one Python
-call per shingle. The permutation `(a·x + b) mod (2^61 − 1)` is computed exactly in uint64
+Hashing of one shingle: each token (a word, or a character) gets a 64-bit hash (FNV-1a of a
+word's UTF-8 bytes finished with SplitMix64; a SplitMix64 mix of a character's code point), and
+the n token hashes of a shingle are folded left to right with SplitMix64, so a shingle's hash
+is a function of the shingle's string only. A compiled (numba) loop tokenizes and hashes a whole
+Arrow batch straight from its UTF-8 buffer; a Python reference computes the same numbers. The permutation `(a·x + b) mod (2^61 − 1)` is computed exactly in uint64
 (see `permute`).
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Sequence
@@ -59,7 +58,10 @@ _CJK_CHAR = re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in 
 OTHER_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + (
     "\u2028\u2029\u202f\u205f\u3000"
 )
-_OTHER_WHITESPACE_RE2 = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in OTHER_WHITESPACE) + "]"
+_WHITESPACE_TABLE = np.zeros(0x3001, dtype=np.bool_)  # code point → str.isspace(), for the compiled tokenizer
+_WHITESPACE_TABLE[[0x20, *map(ord, OTHER_WHITESPACE)]] = True
+_FNV_OFFSET, _FNV_PRIME = 0xCBF29CE484222325, 0x100000001B3  # FNV-1a 64-bit parameters
+_MASK_64 = (1 << 64) - 1
 _SHINGLE_CHUNK = 1 << 9  # shingles per permutation block: 3 buffers of 512 × 112 uint64 ≈ 1.4 MB stay in cache
 
 CjkShingles = Literal["char", "jieba"]
@@ -99,7 +101,7 @@ class MinHashParams:
         >>> MinHashParams().fingerprint()["dedup_key_version"] == DEDUP_KEY_VERSION
         True
         """
-        return {**asdict(self), "dedup_key_version": DEDUP_KEY_VERSION, "hash": "blake2b64-splitmix64-mod61"}
+        return {**asdict(self), "dedup_key_version": DEDUP_KEY_VERSION, "hash": "fnv1a64-splitmix64-mod61"}
 
     def permutations(self) -> tuple[np.ndarray, np.ndarray]:
         """The coefficients (a, b) of the permutations, uint64, 1 ≤ a < p, 0 ≤ b < p.
@@ -200,19 +202,29 @@ def _char_hashes(code_points: np.ndarray) -> np.ndarray:
     return splitmix64(code_points.astype(np.uint64) | _CHAR_DOMAIN)
 
 
+def word_hash(word: str) -> int:
+    """64-bit hash of one word: FNV-1a over its UTF-8 bytes, finished with SplitMix64 (FNV alone
+    mixes its last bytes poorly). The reference of the compiled tokenizer, which computes the
+    same number while it scans the batch's bytes.
+
+    >>> word_hash("fox") == word_hash("fox") != word_hash("fix")
+    True
+    """
+    value = _FNV_OFFSET
+    for byte in word.encode("utf-8"):
+        value = ((value ^ byte) * _FNV_PRIME) & _MASK_64
+    return int(splitmix64(np.array([value], dtype=np.uint64))[0])
+
+
 def _fold_ngrams(token_hashes: np.ndarray, lengths: np.ndarray, ngram: int) -> tuple[np.ndarray, np.ndarray]:
-    """Shingle hashes of documents whose token hashes are concatenated; returns (hashes, counts)."""
+    """Shingle hashes of documents whose token hashes are concatenated; returns (hashes, counts).
+    Shingle = its first token's hash, then h = splitmix64(h ^ t) for each following token."""
     lengths = np.asarray(lengths, dtype=np.int64)
     counts = np.maximum(lengths - ngram + 1, 0)
     total = int(counts.sum())
     if total == 0:
         return np.empty(0, dtype=np.uint64), counts
     token_starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    compiled = _compiled("fold") if os.environ.get(KERNEL_ENV) != "numpy" else None
-    if compiled is not None:
-        folded = np.empty(total, dtype=np.uint64)
-        compiled(np.ascontiguousarray(token_hashes, dtype=np.uint64), token_starts, counts, ngram, folded)
-        return folded, counts
     shingle_starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     # start index of every shingle in the token array: its doc's first token + its rank in the doc
     starts = np.repeat(token_starts - shingle_starts, counts) + np.arange(total, dtype=np.int64)
@@ -220,25 +232,6 @@ def _fold_ngrams(token_hashes: np.ndarray, lengths: np.ndarray, ngram: int) -> t
     for offset in range(1, ngram):
         folded = splitmix64(folded ^ token_hashes[starts + offset])
     return folded, counts
-
-
-def _fold_loop(token_hashes, token_starts, counts, ngram, out):  # pragma: no cover - runs compiled by numba
-    """`_fold_ngrams`' numpy fold one shingle at a time: h = t0, then h = splitmix64(h ^ t_i)."""
-    gamma = np.uint64(0x9E3779B97F4A7C15)
-    m1 = np.uint64(0xBF58476D1CE4E5B9)
-    m2 = np.uint64(0x94D049BB133111EB)
-    position = 0
-    for doc in range(counts.shape[0]):
-        base = token_starts[doc]
-        for rank in range(counts[doc]):
-            h = token_hashes[base + rank]
-            for offset in range(1, ngram):
-                z = (h ^ token_hashes[base + rank + offset]) + gamma
-                z = (z ^ (z >> np.uint64(30))) * m1
-                z = (z ^ (z >> np.uint64(27))) * m2
-                h = z ^ (z >> np.uint64(31))
-            out[position] = h
-            position += 1
 
 
 def shingle_hashes(key: str, ngram: int = 5, lang: str | None = None, cjk_mode: CjkShingles = "char") -> np.ndarray:
@@ -267,48 +260,38 @@ def _string_array(values: Sequence[str | None] | pa.Array | pa.ChunkedArray) -> 
     return pc.fill_null(array, "") if array.null_count else array
 
 
-def _blake2b64(words: Sequence[bytes]) -> np.ndarray:
-    digests = b"".join([hashlib.blake2b(word, digest_size=8).digest() for word in words])
-    return np.frombuffer(digests, dtype="<u8").astype(np.uint64)
-
-
-def _cjk_counts(keys: pa.Array) -> np.ndarray:
-    """`len(_CJK_CHAR.findall(key))` of each key, on the UTF-8 bytes: every CJK range is a
-    3-byte sequence, whose lead byte (0xE0–0xEF) no other byte of valid UTF-8 equals."""
-    counts = np.zeros(len(keys), dtype=np.int64)
+def _utf8_buffers(keys: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The UTF-8 bytes of a string array and each string's start offset into them (n + 1)."""
     offsets_buffer, data_buffer = keys.buffers()[1:3]
-    if data_buffer is None:
-        return counts
     offset_type = np.int64 if pa.types.is_large_string(keys.type) else np.int32
     offsets = np.frombuffer(offsets_buffer, dtype=offset_type)[keys.offset : keys.offset + len(keys) + 1]
-    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
-    leads = np.flatnonzero((data & 0xF0) == 0xE0)
-    leads = leads[leads + 2 < len(data)]
-    code_points = (
-        ((data[leads].astype(np.int64) & 0x0F) << 12)
-        | ((data[leads + 1].astype(np.int64) & 0x3F) << 6)
-        | (data[leads + 2].astype(np.int64) & 0x3F)
-    )
-    is_cjk = np.zeros(len(leads), dtype=bool)
-    for low, high in _CJK_RANGES:
-        is_cjk |= (code_points >= low) & (code_points <= high)
-    documents = np.searchsorted(offsets[1:] - offsets[0], leads[is_cjk], side="right")
-    counts += np.bincount(documents, minlength=len(keys))
-    return counts
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
+    return data, offsets.astype(np.int64)
 
 
-def _arrow_word_hashes(pieces: pa.ListArray) -> tuple[np.ndarray, np.ndarray]:
-    """Token hashes and token counts from keys split on " " (`pc.split_pattern`), which for
-    keys without other whitespace, empty pieces dropped, is exactly `str.split()`; distinct
-    words found in Arrow, BLAKE2b once per distinct word of the batch."""
-    flat = pc.list_flatten(pieces)
-    parents = pc.list_parent_indices(pieces)
-    nonempty = pc.greater(pc.binary_length(flat), 0)
-    flat, parents = flat.filter(nonempty), parents.filter(nonempty)
-    counts = np.bincount(parents.to_numpy(zero_copy_only=False), minlength=len(pieces)).astype(np.int64)
-    encoded = pc.dictionary_encode(flat)
-    vocabulary_hashes = _blake2b64(encoded.dictionary.cast(pa.binary()).to_pylist())
-    return vocabulary_hashes[encoded.indices.to_numpy(zero_copy_only=False)], counts
+def _python_shingle_hashes(
+    keys: Sequence[str], modes: np.ndarray, ngram: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The reference tokenizer: `str.split()` words hashed by `word_hash` (mode 0), or the
+    characters of `key.replace(" ", "")` (mode 1), folded by the numpy `_fold_ngrams`."""
+    cache: dict[str, int] = {}
+    token_hashes: list[int] = []
+    lengths = np.zeros(len(keys), dtype=np.int64)
+    char_docs: list[tuple[int, str]] = []
+    for index, (key, mode) in enumerate(zip(keys, modes.tolist())):
+        if mode:
+            text = key.replace(" ", "")
+            char_docs.append((len(token_hashes), text))
+            token_hashes.extend([0] * len(text))
+            lengths[index] = len(text)
+        else:
+            words = key.split()
+            token_hashes.extend(cache[word] if word in cache else cache.setdefault(word, word_hash(word)) for word in words)
+            lengths[index] = len(words)
+    hashes = np.array(token_hashes, dtype=np.uint64)
+    for start, text in char_docs:
+        hashes[start : start + len(text)] = _char_hashes(np.frombuffer(text.encode("utf-32-le"), dtype="<u4"))
+    return _fold_ngrams(hashes, lengths, ngram)
 
 
 def batch_shingle_hashes(
@@ -323,8 +306,9 @@ def batch_shingle_hashes(
     Documents keep their order: document i's hashes are `hashes[offsets[i]:offsets[i + 1]]`
     with `offsets = [0, *cumsum(counts)]`. `keys` may be a list or an Arrow string array
     (the Spark stage passes its batch's column as it is); a null key is an empty one.
-    Splitting into words and finding the batch's distinct words runs in Arrow, and each
-    distinct word is hashed once; the result is what `shingles` + the per-token hashes give.
+    The compiled tokenizer scans the batch's UTF-8 bytes once to choose words or characters
+    per document and once to hash tokens and fold shingles; without numba (or with
+    CORPUSFORGE_MINHASH_KERNEL=numpy) the Python reference computes the same numbers.
 
     >>> hashes, counts = batch_shingle_hashes(["a b c d e f", "short", "今天天气很好"], [None, None, "zh"])
     >>> counts.tolist()
@@ -338,60 +322,148 @@ def batch_shingle_hashes(
         lang_list = langs.to_pylist()
     else:
         lang_list = list(langs)
-    # is_cjk_text for the whole batch: by lang, or more than MOSTLY_CJK_FRACTION CJK letters
-    pieces = pc.split_pattern(key_array, " ")  # spaces = pieces − 1; the word documents' tokens
-    spaces = pc.list_value_length(pieces).to_numpy(zero_copy_only=False).astype(np.int64) - 1
-    letters = pc.utf8_length(key_array).to_numpy(zero_copy_only=False).astype(np.int64) - spaces
-    cjk_letters = _cjk_counts(key_array)
     is_cjk = np.fromiter((_is_cjk_lang(lang) for lang in lang_list), dtype=bool, count=n_docs)
-    is_cjk |= (letters > 0) & (cjk_letters > MOSTLY_CJK_FRACTION * letters)
-    # keys with other whitespace (tabs, NBSP, ideographic space, …) are re-joined by str.split()
-    odd_space = pc.match_substring_regex(key_array, _OTHER_WHITESPACE_RE2).to_numpy(zero_copy_only=False)
-
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    python_words = np.flatnonzero(is_cjk) if cjk_mode == "jieba" else np.empty(0, dtype=np.int64)
-    arrow_words = np.flatnonzero(~is_cjk)
-    if arrow_words.size:
-        words = key_array.take(pa.array(arrow_words))
-        odd = np.flatnonzero(odd_space[arrow_words])
-        if odd.size:
-            values = words.to_pylist()
-            for index in odd.tolist():
-                values[index] = " ".join(values[index].split())
-            words = pa.array(values, type=pa.string())
-            token_hashes, lengths = _arrow_word_hashes(pc.split_pattern(words, " "))
-        else:
-            token_hashes, lengths = _arrow_word_hashes(pieces.take(pa.array(arrow_words)))
-        parts.append((arrow_words, *_fold_ngrams(token_hashes, lengths, ngram)))
-    if python_words.size:
-        token_lists = [_tokens(key, lang_list[index], cjk_mode)[0]
-                       for index, key in zip(python_words.tolist(), key_array.take(pa.array(python_words)).to_pylist())]
-        vocabulary: dict[str, int] = {}
-        word_ids = [vocabulary.setdefault(token, len(vocabulary)) for tokens in token_lists for token in tokens]
-        token_hashes = _blake2b64([word.encode("utf-8") for word in vocabulary])[np.asarray(word_ids, dtype=np.int64)]
-        lengths = np.fromiter((len(tokens) for tokens in token_lists), dtype=np.int64, count=len(token_lists))
-        parts.append((python_words, *_fold_ngrams(token_hashes, lengths, ngram)))
-    char_docs = np.flatnonzero(is_cjk) if cjk_mode == "char" else np.empty(0, dtype=np.int64)
-    if char_docs.size:
-        char_texts = [key.replace(" ", "") for key in key_array.take(pa.array(char_docs)).to_pylist()]
-        code_points = np.frombuffer("".join(char_texts).encode("utf-32-le"), dtype="<u4")
-        lengths = np.fromiter((len(text) for text in char_texts), dtype=np.int64, count=len(char_texts))
-        parts.append((char_docs, *_fold_ngrams(_char_hashes(code_points), lengths, ngram)))
-
-    if len(parts) == 1 and len(parts[0][0]) == n_docs:
-        return parts[0][1], parts[0][2]
-    counts = np.zeros(n_docs, dtype=np.int64)
-    for docs, _, part_counts in parts:
-        counts[docs] = part_counts
-    # gather every part's shingles into document order
-    offsets = np.concatenate(([0], np.cumsum(counts)))
-    hashes = np.empty(int(offsets[-1]), dtype=np.uint64)
-    for docs, part_hashes, part_counts in parts:
-        destination = np.repeat(offsets[docs], part_counts)
-        part_starts = np.concatenate(([0], np.cumsum(part_counts)[:-1]))
-        rank = np.arange(len(part_hashes), dtype=np.int64) - np.repeat(part_starts, part_counts)
-        hashes[destination + rank] = part_hashes
+    count_kernel = _compiled("letters") if os.environ.get(KERNEL_ENV) != "numpy" else None
+    shingle_kernel = _compiled("tokens") if count_kernel is not None else None
+    if count_kernel is not None:
+        data, offsets = _utf8_buffers(key_array)
+        letters, cjk_letters = count_kernel(data, offsets)
+        # is_cjk_text for the whole batch: by lang, or more than MOSTLY_CJK_FRACTION CJK letters
+        is_cjk |= (letters > 0) & (cjk_letters > MOSTLY_CJK_FRACTION * letters)
+    else:
+        key_list = key_array.to_pylist()
+        is_cjk |= np.fromiter((is_cjk_text(key, None) for key in key_list), dtype=bool, count=n_docs)
+    modes = is_cjk.astype(np.uint8)  # 0: words split on whitespace, 1: characters
+    if cjk_mode == "jieba" and is_cjk.any():
+        # jieba words joined by spaces are tokenized as words
+        values = key_array.to_pylist()
+        for index in np.flatnonzero(is_cjk).tolist():
+            values[index] = " ".join(_tokens(values[index], lang_list[index], "jieba")[0])
+        key_array, modes = pa.array(values, type=pa.string()), np.zeros(n_docs, dtype=np.uint8)
+    if shingle_kernel is None:
+        return _python_shingle_hashes(key_array.to_pylist(), modes, ngram)
+    data, offsets = _utf8_buffers(key_array)
+    token_hashes, lengths = shingle_kernel(data, offsets, modes, _WHITESPACE_TABLE)
+    counts = np.maximum(lengths - ngram + 1, 0)
+    hashes = np.empty(int(counts.sum()), dtype=np.uint64)
+    token_starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    _compiled("fold")(token_hashes, token_starts, counts, ngram, hashes)
     return hashes, counts
+
+
+def _letters_loop(data, offsets):  # pragma: no cover - runs compiled by numba
+    """Per string: code points other than U+0020, and those in the CJK ranges (all 3-byte)."""
+    n = offsets.shape[0] - 1
+    letters = np.zeros(n, dtype=np.int64)
+    cjk = np.zeros(n, dtype=np.int64)
+    for doc in range(n):
+        count = 0
+        cjk_count = 0
+        for position in range(offsets[doc], offsets[doc + 1]):
+            byte = data[position]
+            if (byte & 0xC0) == 0x80 or byte == 0x20:
+                continue  # a continuation byte, or U+0020
+            count += 1
+            if (byte & 0xF0) == 0xE0 and position + 2 < offsets[doc + 1]:
+                cp = ((np.int64(byte) & 0x0F) << 12) | ((np.int64(data[position + 1]) & 0x3F) << 6) | (
+                    np.int64(data[position + 2]) & 0x3F
+                )
+                if ((0x3400 <= cp <= 0x4DBF) or (0x4E00 <= cp <= 0x9FFF) or (0xF900 <= cp <= 0xFAFF)
+                        or (0x3040 <= cp <= 0x30FF) or (0x31F0 <= cp <= 0x31FF) or (0xAC00 <= cp <= 0xD7AF)
+                        or (0x1100 <= cp <= 0x11FF)):
+                    cjk_count += 1
+        letters[doc] = count
+        cjk[doc] = cjk_count
+    return letters, cjk
+
+
+def _tokens_loop(data, offsets, modes, whitespace):  # pragma: no cover - runs compiled by numba
+    """The tokenizer of `_python_shingle_hashes` on UTF-8 bytes: (token hashes, tokens per
+    string). Mode 0 splits on every code point that `str.isspace()` holds (`whitespace` is
+    their table) and hashes a word's bytes with FNV-1a + SplitMix64; mode 1 takes every code
+    point but U+0020 and hashes it as `_char_hashes`. A token has at least one byte, so the
+    output never outgrows len(data)."""
+    n = offsets.shape[0] - 1
+    gamma = np.uint64(0x9E3779B97F4A7C15)
+    m1 = np.uint64(0xBF58476D1CE4E5B9)
+    m2 = np.uint64(0x94D049BB133111EB)
+    fnv_offset = np.uint64(0xCBF29CE484222325)
+    fnv_prime = np.uint64(0x100000001B3)
+    char_domain = np.uint64(0x43484152_00000000)
+    table_size = whitespace.shape[0]
+    out = np.empty(data.shape[0], dtype=np.uint64)
+    lengths = np.zeros(n, dtype=np.int64)
+    written = 0
+    for doc in range(n):
+        first = written
+        position = offsets[doc]
+        end = offsets[doc + 1]
+        in_word = False
+        value = fnv_offset
+        while position < end:
+            byte = data[position]
+            if byte < 0x80:
+                cp = np.int64(byte)
+                width = 1
+            elif byte < 0xE0:
+                cp = ((np.int64(byte) & 0x1F) << 6) | (np.int64(data[position + 1]) & 0x3F)
+                width = 2
+            elif byte < 0xF0:
+                cp = ((np.int64(byte) & 0x0F) << 12) | ((np.int64(data[position + 1]) & 0x3F) << 6) | (
+                    np.int64(data[position + 2]) & 0x3F)
+                width = 3
+            else:
+                cp = ((np.int64(byte) & 0x07) << 18) | ((np.int64(data[position + 1]) & 0x3F) << 12) | (
+                    (np.int64(data[position + 2]) & 0x3F) << 6) | (np.int64(data[position + 3]) & 0x3F)
+                width = 4
+            if modes[doc] == 1:
+                if cp != 0x20:
+                    z = (np.uint64(cp) | char_domain) + gamma
+                    z = (z ^ (z >> np.uint64(30))) * m1
+                    z = (z ^ (z >> np.uint64(27))) * m2
+                    out[written] = z ^ (z >> np.uint64(31))
+                    written += 1
+            elif cp < table_size and whitespace[cp]:
+                if in_word:
+                    z = value + gamma
+                    z = (z ^ (z >> np.uint64(30))) * m1
+                    z = (z ^ (z >> np.uint64(27))) * m2
+                    out[written] = z ^ (z >> np.uint64(31))
+                    written += 1
+                    in_word = False
+                    value = fnv_offset
+            else:
+                in_word = True
+                for k in range(width):
+                    value = (value ^ np.uint64(data[position + k])) * fnv_prime
+            position += width
+        if in_word:
+            z = value + gamma
+            z = (z ^ (z >> np.uint64(30))) * m1
+            z = (z ^ (z >> np.uint64(27))) * m2
+            out[written] = z ^ (z >> np.uint64(31))
+            written += 1
+        lengths[doc] = written - first
+    return out[:written], lengths
+
+
+def _fold_loop(token_hashes, token_starts, counts, ngram, out):  # pragma: no cover - runs compiled by numba
+    """`_fold_ngrams`' numpy fold one shingle at a time: h = t0, then h = splitmix64(h ^ t_i)."""
+    gamma = np.uint64(0x9E3779B97F4A7C15)
+    m1 = np.uint64(0xBF58476D1CE4E5B9)
+    m2 = np.uint64(0x94D049BB133111EB)
+    position = 0
+    for doc in range(counts.shape[0]):
+        base = token_starts[doc]
+        for rank in range(counts[doc]):
+            h = token_hashes[base + rank]
+            for offset in range(1, ngram):
+                z = (h ^ token_hashes[base + rank + offset]) + gamma
+                z = (z ^ (z >> np.uint64(30))) * m1
+                z = (z ^ (z >> np.uint64(27))) * m2
+                h = z ^ (z >> np.uint64(31))
+            out[position] = h
+            position += 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -520,15 +592,17 @@ def numba_available() -> bool:
 
 
 def _compiled(name: str):
-    """The numba-compiled `_signature_loop` ("signature") or `_fold_loop` ("fold"), compiled once
-    per process and cached on disk by numba; None when numba does not import."""
+    """The numba-compiled `_signature_loop` ("signature"), `_letters_loop` ("letters"),
+    `_tokens_loop` ("tokens") or `_fold_loop` ("fold"), compiled once per process and cached on disk by numba;
+    None when numba does not import."""
     if name not in _COMPILED:
         try:
             import numba
         except ImportError:
             _COMPILED[name] = None
         else:
-            function = {"signature": _signature_loop, "fold": _fold_loop}[name]
+            function = {"signature": _signature_loop, "letters": _letters_loop, "tokens": _tokens_loop,
+                        "fold": _fold_loop}[name]
             _COMPILED[name] = numba.njit(cache=True, nogil=True, boundscheck=False)(function)
     return _COMPILED[name]
 

@@ -268,15 +268,20 @@ def test_unknown_kernel_is_refused() -> None:
         signatures_from_hashes(np.zeros(1, np.uint64), np.array([1]), MinHashParams(), kernel="gpu")
 
 
-def _reference_shingle_hashes(key: str, lang: str | None, ngram: int = 5) -> list[int]:
-    """The definition, one shingle at a time: BLAKE2b-64 per word (SplitMix64 of the code point
-    per CJK character), folded left to right with SplitMix64."""
-    import hashlib
+def _fnv1a_splitmix(word: str) -> int:
+    value = 0xCBF29CE484222325
+    for byte in word.encode("utf-8"):
+        value = ((value ^ byte) * 0x100000001B3) % 2**64
+    return int(minhash.splitmix64(np.array([value], dtype=np.uint64))[0])
 
+
+def _reference_shingle_hashes(key: str, lang: str | None, ngram: int = 5) -> list[int]:
+    """The definition, one shingle at a time: FNV-1a-64 + SplitMix64 per word (SplitMix64 of the
+    code point per CJK character), folded left to right with SplitMix64."""
     if minhash.is_cjk_text(key, lang):
         tokens = [int(minhash._char_hashes(np.array([ord(c)]))[0]) for c in key.replace(" ", "")]
     else:
-        tokens = [int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest(), "little") for w in key.split()]
+        tokens = [_fnv1a_splitmix(w) for w in key.split()]
     out = []
     for start in range(len(tokens) - ngram + 1):
         value = np.array([tokens[start]], dtype=np.uint64)
@@ -293,13 +298,16 @@ def test_other_whitespace_is_every_python_space_but_u0020() -> None:
     assert minhash.OTHER_WHITESPACE == expected
 
 
-def test_arrow_batch_path_equals_the_definition_on_odd_keys() -> None:
+@pytest.mark.parametrize("kernel", ["auto", "numpy"])
+def test_batch_path_equals_the_definition_on_odd_keys(kernel: str, monkeypatch) -> None:
     import pyarrow as pa
 
+    monkeypatch.setenv(minhash.KERNEL_ENV, kernel)
     keys = [
         "a\tb c d e f g", " lead  double  spaces here and there ", "x\u3000y z w v u t", "a\x1cb c d e f",
         "", None, "mixed 中文 text with english words here ok", "中文中文中文中文 abc", "\u00a0nbsp\u00a0words are here too x y",
         "  ", "a b c d", "日本語のテキストです。ひらがな", "한국어 텍스트 입니다 여기", "ascii then ü é ß words ok fine",
+        "four byte 😀 and 𠀀 letters end here", "line\u2028sep\u2029para\x85next\u205fmath\u202fnarrow ok",
         dedup_key(ENGLISH), dedup_key(CHINESE_TRADITIONAL),
     ]
     langs = [None] * len(keys)
@@ -312,14 +320,15 @@ def test_arrow_batch_path_equals_the_definition_on_odd_keys() -> None:
         assert got == expected
 
 
-def test_numba_fold_equals_numpy_fold(monkeypatch) -> None:
+def test_compiled_tokenizer_equals_the_python_reference_on_random_text(monkeypatch) -> None:
     pytest.importorskip("numba")
-    rng = np.random.default_rng(7)
-    token_hashes = rng.integers(0, 2**63, size=5000, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-    lengths = rng.integers(0, 40, size=300)
-    lengths[-1] = 5000 - int(lengths[:-1].sum()) if lengths[:-1].sum() < 5000 else 0
-    lengths = lengths[: np.searchsorted(np.cumsum(lengths), 5000, side="right")]
-    compiled = minhash._fold_ngrams(token_hashes, lengths, 5)
+    rng = random.Random(5)
+    # ASCII, Latin-1, CJK, kana, hangul, astral letters and every kind of whitespace
+    alphabet = list("abcdefghij XYZ09.,") + list(minhash.OTHER_WHITESPACE) + list("éüßñ中文字日本かなカナ한글") + ["😀", "𠀀"]
+    keys = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 120))) for _ in range(400)]
+    langs = [rng.choice([None, "en", "zh", "ja-JP"]) for _ in keys]
+    compiled = batch_shingle_hashes(keys, langs, ngram=3)
     monkeypatch.setenv(minhash.KERNEL_ENV, "numpy")
-    reference = minhash._fold_ngrams(token_hashes, lengths, 5)
-    assert np.array_equal(compiled[0], reference[0]) and np.array_equal(compiled[1], reference[1])
+    reference = batch_shingle_hashes(keys, langs, ngram=3)
+    assert np.array_equal(compiled[1], reference[1]) and np.array_equal(compiled[0], reference[0])
+    assert int(compiled[1].sum()) > 1000  # the text is long enough to have shingles
