@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from corpusforge.errors import CorpusforgeError, SchemaError
@@ -54,24 +54,23 @@ def union_find_roots(edges: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 
 def _checkpoint(frame: DataFrame) -> DataFrame:
-    # localCheckpoint: each round reads its input twice (a group-by and a join) and the next
-    # round builds on it; materializing cuts the lineage, which would otherwise grow every round
+    # localCheckpoint: the star-forest check and the next round both read a round's edges;
+    # materializing cuts the lineage, which would otherwise grow every round
     return frame.localCheckpoint(eager=True)
 
 
 def _large_star(edges: DataFrame) -> DataFrame:
-    """Link every neighbour larger than a node to the smallest of the node's neighbourhood."""
+    """Link every neighbour larger than a node to the smallest of the node's neighbourhood.
+
+    The minimum comes from a window over the node's edges: one shuffle, and no join back (a
+    node with a million neighbours is one window partition, spilled, not one huge row)."""
     neighbours = edges.select(F.col("x").alias("u"), F.col("y").alias("v")).unionByName(
         edges.select(F.col("y").alias("u"), F.col("x").alias("v"))
     )
-    smallest = neighbours.groupBy("u").agg(F.min("v").alias("smallest")).select(
-        "u", F.least(F.col("u"), F.col("smallest")).alias("m")
-    )
-    return (
-        neighbours.filter(F.col("v") > F.col("u"))
-        .join(smallest, "u")
-        .select(F.col("v").alias("x"), F.col("m").alias("y"))
-        .distinct()
+    smallest = F.least(F.col("u"), F.min("v").over(Window.partitionBy("u")))
+    # no distinct here: the small-star's window is indifferent to repeated edges, its output is deduplicated
+    return neighbours.select("u", "v", smallest.alias("m")).filter(F.col("v") > F.col("u")).select(
+        F.col("v").alias("x"), F.col("m").alias("y")
     )
 
 
@@ -79,15 +78,15 @@ def _small_star(edges: DataFrame) -> DataFrame:
     """Link every node and its smaller neighbours to the smallest of them."""
     oriented = edges.select(
         F.greatest(F.col("x"), F.col("y")).alias("u"), F.least(F.col("x"), F.col("y")).alias("v")
+    ).filter(F.col("u") != F.col("v"))
+    smallest = F.min("v").over(Window.partitionBy("u"))
+    linked = oriented.select("u", "v", smallest.alias("m"))
+    pairs = F.array(
+        F.struct(F.col("v").alias("x"), F.col("m").alias("y")), F.struct(F.col("u").alias("x"), F.col("m").alias("y"))
     )
-    smallest = oriented.groupBy("u").agg(F.min("v").alias("m"))
-    linked = oriented.join(smallest, "u")
-    return (
-        linked.select(F.col("v").alias("x"), F.col("m").alias("y"))
-        .unionByName(smallest.select(F.col("u").alias("x"), F.col("m").alias("y")))
-        .filter(F.col("x") != F.col("y"))
-        .distinct()
-    )
+    return linked.select(F.explode(pairs).alias("edge")).select("edge.x", "edge.y").filter(
+        F.col("x") != F.col("y")
+    ).distinct()
 
 
 def _not_star_count(edges: DataFrame) -> int:
@@ -144,8 +143,8 @@ def connected_components(
             return current.select(F.col("x").alias("node"), F.col("y").alias("component")).unionByName(
                 current.select(F.col("y").alias("node"), F.col("y").alias("component")).distinct()
             )
-        # one checkpoint per round: the small-star reads the large-star's distinct edges twice,
-        # and Spark reuses that exchange, so the lineage stays one round deep
+        # one checkpoint per round (three shuffles: two windows and a distinct), so the
+        # lineage stays one round deep
         current = _checkpoint(_small_star(_large_star(current)))
         remaining = _not_star_count(current)
         log.info("connected_components: round %d, %d nodes not yet linked to their root", iteration, remaining)
