@@ -4,7 +4,8 @@ Both run on the same dedup keys of a planted corpus (benchmarks/dedup_corpus.py)
 shingles (corpusforge.dedup.minhash.shingles), the same permutation coefficients (a, b) and the
 same bands (14 × 8 of 112) and the same check of candidates (estimated Jaccard ≥ the S-curve
 threshold). Reported per size: docs/s and docs/s per core, peak memory (RSS of the whole process
-tree: driver, JVM, Python workers), and precision/recall per true-Jaccard bin.
+tree, what the run added to it, and the peaks of the driver Python, the JVM and the Python
+workers), and precision/recall per true-Jaccard bin.
 
     .venv/bin/python benchmarks/bench_dedup.py --sizes 5000 20000 --seed 1
     .venv/bin/python benchmarks/bench_dedup.py --sizes 50000 --append-json /tmp/dedup.json   # one size per run
@@ -40,44 +41,70 @@ from corpusforge.text.dedup_key import dedup_key
 
 BINS = [(0.9, 1.01, "≥0.9"), (0.8, 0.9, "0.8–0.9"), (0.7, 0.8, "0.7–0.8"), (0.5, 0.7, "0.5–0.7"), (0.0, 0.5, "<0.5")]
 SPARK_CORES = 2  # local[2]: the machine has two cores
+# rows per Parquet row group of the input: Spark splits a file only between row groups, so one
+# group would put the whole corpus in one task (one core) however many cores there are
+PARQUET_ROW_GROUP = 5000
+DATASKETCH_CHUNK = 2000  # documents shingled and sketched at a time (their shingle strings are then freed)
 MEMORY_SAMPLE_SECONDS = 0.2  # how often the RSS sampler looks at the process tree
 
 
 class PeakMemory:
-    """Samples the summed RSS of this process and all its descendants (JVM, Python workers)."""
+    """Samples the RSS of this process and all its descendants, summed and by part: this
+    process (the harness and Spark's Python driver), the JVM (Spark's driver and, in local
+    mode, its executor) and the Python workers under it."""
+
+    PARTS = ("harness", "jvm", "python_workers")
 
     def __init__(self) -> None:
         self.peak_bytes = 0
+        self.start_bytes = 0  # the tree's RSS when measuring began (the harness holds the corpus)
+        self.part_peaks = dict.fromkeys(self.PARTS, 0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _tree_rss(self) -> int:
+    def _tree_rss(self) -> dict[str, int]:
         children: dict[int, list[int]] = defaultdict(list)
         rss: dict[int, int] = {}
+        names: dict[int, str] = {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             try:
                 with open(f"/proc/{entry}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
+                    name, fields = stat.read().split(" (", 1)[1].rsplit(")", 1)
+                fields = fields.split()
                 children[int(fields[1])].append(int(entry))
                 rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+                names[int(entry)] = name
             except (OSError, IndexError, ValueError):
                 continue  # the process ended while we looked
-        total, stack = 0, [os.getpid()]
+        parts = dict.fromkeys(self.PARTS, 0)
+        stack = [(os.getpid(), "harness")]
         while stack:
-            pid = stack.pop()
-            total += rss.get(pid, 0)
-            stack.extend(children.get(pid, []))
+            pid, part = stack.pop()
+            if part != "harness":
+                part = "jvm" if names.get(pid) == "java" else "python_workers"
+            elif pid != os.getpid():
+                part = "jvm" if names.get(pid) == "java" else "harness"
+            parts[part] += rss.get(pid, 0)
+            stack.extend((child, part) for child in children.get(pid, []))
+        return parts
+
+    def _sample(self) -> int:
+        parts = self._tree_rss()
+        for part, value in parts.items():
+            self.part_peaks[part] = max(self.part_peaks[part], value)
+        total = sum(parts.values())
+        self.peak_bytes = max(self.peak_bytes, total)
         return total
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak_bytes = max(self.peak_bytes, self._tree_rss())
+            self._sample()
             self._stop.wait(MEMORY_SAMPLE_SECONDS)
 
     def __enter__(self) -> "PeakMemory":
-        self.peak_bytes = self._tree_rss()
+        self.start_bytes = self._sample()
         self._thread.start()
         return self
 
@@ -122,22 +149,24 @@ def evaluate(
         "recall": round(sum(together(m, o) for m, o, _, _ in high_pairs) / len(high_pairs), 4) if high_pairs else None,
     }
     removal_bins = {name: 0 for _, _, name in BINS}
+    hard_bins = {name: 0 for _, _, name in BINS}  # removals that involve a hard negative
     for member, target in dropped.items():
         similarity = jaccard(shingles(keys[member], 5, lang[member]), shingles(keys[target], 5, lang[target]))
         for low, high, name in BINS:
             if low <= similarity < high:
                 removal_bins[name] += 1
+                if "hard_negative" in (kind[member], kind[target]):
+                    hard_bins[name] += 1
     right = removal_bins["≥0.9"] + removal_bins["0.8–0.9"]
     wrong = removal_bins["<0.5"]
-    hard_merged = sum(
-        1 for member, target in dropped.items() if "hard_negative" in (kind[member], kind[target])
-    )
     return {
         "recall": recall,
         "removals_by_true_jaccard": removal_bins,
         "removal_precision": round(right / (right + wrong), 4) if right + wrong else None,
         "dropped": len(dropped),
-        "hard_negatives_merged": hard_merged,
+        # a hard negative merged with a document it does not truly resemble (true Jaccard < 0.5)
+        "hard_negatives_merged": hard_bins["<0.5"],
+        "hard_negative_removals_by_true_jaccard": hard_bins,
     }
 
 
@@ -159,7 +188,7 @@ def _check_plan(frame, params: MinHashParams) -> None:
 
 
 def run_spark(docs: list[Doc], keys: dict[str, str], params: MinHashParams, workdir: Path,
-              plan_check: bool = False) -> tuple[dict[str, str], float, int]:
+              plan_check: bool = False) -> tuple[dict[str, str], float, PeakMemory]:
     from corpusforge.session import get_session
 
     source = workdir / "input.parquet"
@@ -173,6 +202,7 @@ def run_spark(docs: list[Doc], keys: dict[str, str], params: MinHashParams, work
             }
         ),
         source,
+        row_group_size=PARQUET_ROW_GROUP,
     )
     spark = get_session(
         "bench-dedup",
@@ -197,10 +227,10 @@ def run_spark(docs: list[Doc], keys: dict[str, str], params: MinHashParams, work
         _check_plan(spark.read.parquet(str(source)), params)
     table = pq.read_table(output)
     dropped = dict(zip(table.column("doc_id").to_pylist(), table.column("duplicate_of").to_pylist()))
-    return dropped, elapsed, memory.peak_bytes
+    return dropped, elapsed, memory
 
 
-def run_datasketch(docs: list[Doc], keys: dict[str, str], params: MinHashParams) -> tuple[dict[str, str], float, int]:
+def run_datasketch(docs: list[Doc], keys: dict[str, str], params: MinHashParams) -> tuple[dict[str, str], float, PeakMemory]:
     from datasketch import MinHash, MinHashLSH
 
     a, b = params.permutations()
@@ -209,19 +239,24 @@ def run_datasketch(docs: list[Doc], keys: dict[str, str], params: MinHashParams)
         started = time.perf_counter()
         ids = sorted(doc.doc_id for doc in docs)  # visit in doc_id order: the minimum represents
         lang = {doc.doc_id: doc.lang for doc in docs}
-        shingled = [(identifier, shingles(keys[identifier], params.ngram, lang[identifier])) for identifier in ids]
-        shingled = [(identifier, values) for identifier, values in shingled if values]
-        sketches = MinHash.bulk(
-            [[value.encode("utf-8") for value in values] for _, values in shingled],
-            num_perm=params.num_perm,
-            permutations=(a, b),
-            scheme="legacy",  # the (a·h + b) mod (2^61 − 1) family, with our coefficients
-        )
         index = MinHashLSH(num_perm=params.num_perm, params=(params.bands, params.rows))
+        sketch_of = {}
+        # in chunks, as a user with a big corpus would: all shingle strings at once need
+        # ~17 GB at 100k documents
         with index.insertion_session() as session:
-            for (identifier, _), sketch in zip(shingled, sketches):
-                session.insert(identifier, sketch)
-        sketch_of = {identifier: sketch for (identifier, _), sketch in zip(shingled, sketches)}
+            for first in range(0, len(ids), DATASKETCH_CHUNK):
+                chunk = [(identifier, shingles(keys[identifier], params.ngram, lang[identifier]))
+                         for identifier in ids[first : first + DATASKETCH_CHUNK]]
+                chunk = [(identifier, values) for identifier, values in chunk if values]
+                sketches = MinHash.bulk(
+                    [[value.encode("utf-8") for value in values] for _, values in chunk],
+                    num_perm=params.num_perm,
+                    permutations=(a, b),
+                    scheme="legacy",  # the (a·h + b) mod (2^61 − 1) family, with our coefficients
+                )
+                for (identifier, _), sketch in zip(chunk, sketches):
+                    session.insert(identifier, sketch)
+                    sketch_of[identifier] = sketch
         verified = (
             (identifier, candidate)
             for identifier, sketch in sketch_of.items()
@@ -230,7 +265,17 @@ def run_datasketch(docs: list[Doc], keys: dict[str, str], params: MinHashParams)
         )
         dropped = {node: root for node, root in union_find_roots(verified).items() if root != node}
         elapsed = time.perf_counter() - started
-    return dropped, elapsed, memory.peak_bytes
+    return dropped, elapsed, memory
+
+
+def _memory_fields(memory: PeakMemory) -> dict[str, object]:
+    """Peak RSS of the process tree, how much of it the run added over the harness, and the
+    peak of each part (harness/driver Python, JVM, Python workers)."""
+    return {
+        "peak_rss_mb": round(memory.peak_bytes / 2**20),
+        "rss_added_mb": round((memory.peak_bytes - memory.start_bytes) / 2**20),
+        "peak_rss_mb_by_part": {part: round(value / 2**20) for part, value in memory.part_peaks.items()},
+    }
 
 
 def growth(results: list[dict[str, object]]) -> dict[str, object]:
@@ -277,24 +322,24 @@ def main() -> None:
             "background_max_jaccard": round(background_jaccard(docs, keys, 2000, args.seed), 4),
         }
         with tempfile.TemporaryDirectory() as workdir:
-            dropped, seconds, peak = run_spark(docs, keys, params, Path(workdir), args.plan)
+            dropped, seconds, memory = run_spark(docs, keys, params, Path(workdir), args.plan)
         entry["corpusforge"] = {
             "seconds": round(seconds, 2),
             "docs_per_s": round(size / seconds, 1),
             "cores": SPARK_CORES,
             "kernel": args.kernel if args.kernel != "auto" else ("numba" if numba_available() else "numpy"),
             "docs_per_s_per_core": round(size / seconds / SPARK_CORES, 1),
-            "peak_rss_mb": round(peak / 2**20),
+            **_memory_fields(memory),
             **evaluate(dropped, docs, keys, pairs),
         }
         if not args.skip_datasketch:
-            dropped, seconds, peak = run_datasketch(docs, keys, params)
+            dropped, seconds, memory = run_datasketch(docs, keys, params)
             entry["datasketch"] = {
                 "seconds": round(seconds, 2),
                 "docs_per_s": round(size / seconds, 1),
                 "cores": 1,
                 "docs_per_s_per_core": round(size / seconds, 1),
-                "peak_rss_mb": round(peak / 2**20),
+                **_memory_fields(memory),
                 **evaluate(dropped, docs, keys, pairs),
             }
         if "datasketch" in entry:

@@ -1,14 +1,15 @@
 """A seeded corpus with planted near-duplicates, for benchmarking MinHash dedup.
 
 Text comes from the real WARC samples in ../shared/data/warc (HTML → text with resiliparse),
-English and Chinese, split into sentences; unrelated base documents are random draws of those
-sentences (lengths log-uniform in 200–20,000 characters). Planted on top:
+English (sentences without CJK letters) and Chinese, split into sentences; unrelated base
+documents are random draws of those sentences (lengths log-uniform in 200–20,000 characters). Planted on top:
 
 - ~15 % near-duplicates in clusters of 2–10: word (Chinese: character) insert/delete/substitute
   at a rate uniform in 1–10 %, added headers/footers, reordered paragraphs, punctuation and
   whitespace changes;
 - ~5 % exact copies of a base document;
-- ≥ 5 % hard negatives: unrelated documents that share one long boilerplate block;
+- ≥ 5 % hard negatives: unrelated documents that share one long boilerplate block (three
+  sentences, at most a fifth of the document);
 - one skewed cluster of many copies of one boilerplate page (thousands at full size).
 
 The truth of a planted pair is its exact Jaccard on the dedup key's 5-gram shingles, computed
@@ -34,6 +35,7 @@ WARC_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "warc"
 NEAR_FRACTION = 0.15  # documents that are edited members of a near-duplicate cluster
 EXACT_FRACTION = 0.05  # documents that are verbatim copies of a base document
 HARD_NEGATIVE_FRACTION = 0.06  # unrelated documents sharing a long boilerplate block
+HARD_NEGATIVE_LENGTH_RATIO = 4  # a hard negative's own text is at least 4× its shared block
 CHINESE_FRACTION = 0.2  # share of base documents written in Chinese
 SKEW_COPIES_PER_DOC = 1 / 25  # size of the skewed cluster relative to the corpus (2,000 at 50k)
 MIN_CHARS, MAX_CHARS = 200, 20_000  # document length range (log-uniform)
@@ -42,6 +44,7 @@ EDIT_RATE = (0.01, 0.10)  # token edit rate of a near-duplicate, uniform in this
 _SENTENCE_EN = re.compile(r"(?<=[.!?])\s+")
 _SENTENCE_ZH = re.compile(r"(?<=[。！？])")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
+_CJK_LETTER = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 
 @dataclass(frozen=True)
@@ -77,15 +80,19 @@ def load_sentences(root: Path = WARC_ROOT) -> tuple[list[str], list[str]]:
                         if len(_HAN.findall(line)) > len(line) / 2:
                             chinese.update(s for s in _SENTENCE_ZH.split(line) if len(s) >= 8)
                         else:
-                            english.update(s for s in _SENTENCE_EN.split(line) if len(s.split()) >= 6)
+                            # a sentence with CJK letters in it is neither: in the dedup key each
+                            # CJK letter is one token, so one such sentence would dominate short
+                            # documents and make unrelated ones near-duplicates
+                            english.update(s for s in _SENTENCE_EN.split(line)
+                                           if len(s.split()) >= 6 and not _CJK_LETTER.search(s))
         except OSError:
             continue  # a deliberately damaged sample (e.g. example-trunc.warc): skip the rest of it
     return sorted(english), sorted(chinese)
 
 
-def _base_text(rng: random.Random, pool: list[str], chinese: bool) -> str:
+def _base_text(rng: random.Random, pool: list[str], chinese: bool, min_chars: int = MIN_CHARS) -> str:
     longest = MAX_CHARS_ZH if chinese else MAX_CHARS
-    target = math.exp(rng.uniform(math.log(MIN_CHARS), math.log(longest)))
+    target = math.exp(rng.uniform(math.log(min(min_chars, longest)), math.log(longest)))
     sentences: list[str] = []
     length = 0
     while length < target:
@@ -190,9 +197,12 @@ def generate(n_docs: int, seed: int, sentences: tuple[list[str], list[str]] | No
         root = base()
         add(root.text, root.lang, "exact", root.doc_id)
     for _ in range(n_hard):
-        text = _base_text(rng, english, False)
+        block = rng.choice(blocks)
+        # the document's own text is at least HARD_NEGATIVE_LENGTH_RATIO times the block, so two
+        # documents that share it stay far below Jaccard 0.5 (the benchmark computes the truth)
+        text = _base_text(rng, english, False, min_chars=len(block) * HARD_NEGATIVE_LENGTH_RATIO)
         cut = rng.randrange(len(text) + 1)
-        add(text[:cut] + " " + rng.choice(blocks) + " " + text[cut:], "en", "hard_negative", None)
+        add(text[:cut] + " " + block + " " + text[cut:], "en", "hard_negative", None)
     while len(docs) < n_docs:
         base()
     rng.shuffle(docs)
