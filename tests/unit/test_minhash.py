@@ -213,6 +213,10 @@ def test_jieba_word_shingles_when_segmenter_exists() -> None:
     assert words and all(" " in shingle for shingle in words)
     params = MinHashParams(cjk_shingles="jieba", ngram=2)
     assert signatures([key], params, ["zh"]).shape == (1, 112)
+    # a jieba shingle hashes like the same words in space-separated text
+    hashes, _ = batch_shingle_hashes([key], ["zh"], ngram=2, cjk_mode="jieba")
+    words = minhash._tokens(key, "zh", "jieba")[0]
+    assert hashes.tolist() == _fold_reference([_fnv1a_splitmix(word) for word in words], 2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,9 +283,11 @@ def _reference_shingle_hashes(key: str, lang: str | None, ngram: int = 5) -> lis
     """The definition, one shingle at a time: FNV-1a-64 + SplitMix64 per word (SplitMix64 of the
     code point per CJK character), folded left to right with SplitMix64."""
     if minhash.is_cjk_text(key, lang):
-        tokens = [int(minhash._char_hashes(np.array([ord(c)]))[0]) for c in key.replace(" ", "")]
-    else:
-        tokens = [_fnv1a_splitmix(w) for w in key.split()]
+        return _fold_reference([int(minhash._char_hashes(np.array([ord(c)]))[0]) for c in key.replace(" ", "")], ngram)
+    return _fold_reference([_fnv1a_splitmix(w) for w in key.split()], ngram)
+
+
+def _fold_reference(tokens: list[int], ngram: int) -> list[int]:
     out = []
     for start in range(len(tokens) - ngram + 1):
         value = np.array([tokens[start]], dtype=np.uint64)
