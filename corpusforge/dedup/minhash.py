@@ -400,49 +400,42 @@ def _tokens_loop(data, offsets, modes, whitespace):  # pragma: no cover - runs c
         end = offsets[doc + 1]
         in_word = False
         value = fnv_offset
-        while position < end:
-            byte = data[position]
-            if byte < 0x80:
-                cp = np.int64(byte)
-                width = 1
-            elif byte < 0xE0:
-                cp = ((np.int64(byte) & 0x1F) << 6) | (np.int64(data[position + 1]) & 0x3F)
-                width = 2
-            elif byte < 0xF0:
-                cp = ((np.int64(byte) & 0x0F) << 12) | ((np.int64(data[position + 1]) & 0x3F) << 6) | (
-                    np.int64(data[position + 2]) & 0x3F)
-                width = 3
+        while position <= end:  # one step past the end: a space there ends the last word
+            if position == end:
+                cp, width = np.int64(0x20), 1
             else:
-                cp = ((np.int64(byte) & 0x07) << 18) | ((np.int64(data[position + 1]) & 0x3F) << 12) | (
-                    (np.int64(data[position + 2]) & 0x3F) << 6) | (np.int64(data[position + 3]) & 0x3F)
-                width = 4
+                byte = np.int64(data[position])
+                if byte < 0x80:
+                    cp, width = byte, 1
+                elif byte < 0xE0:
+                    cp, width = ((byte & 0x1F) << 6) | (np.int64(data[position + 1]) & 0x3F), 2
+                elif byte < 0xF0:
+                    cp = ((byte & 0x0F) << 12) | ((np.int64(data[position + 1]) & 0x3F) << 6) | (
+                        np.int64(data[position + 2]) & 0x3F)
+                    width = 3
+                else:
+                    cp = ((byte & 0x07) << 18) | ((np.int64(data[position + 1]) & 0x3F) << 12) | (
+                        (np.int64(data[position + 2]) & 0x3F) << 6) | (np.int64(data[position + 3]) & 0x3F)
+                    width = 4
+            emit, raw = False, np.uint64(0)
             if modes[doc] == 1:
                 if cp != 0x20:
-                    z = (np.uint64(cp) | char_domain) + gamma
-                    z = (z ^ (z >> np.uint64(30))) * m1
-                    z = (z ^ (z >> np.uint64(27))) * m2
-                    out[written] = z ^ (z >> np.uint64(31))
-                    written += 1
+                    raw, emit = np.uint64(cp) | char_domain, True
             elif cp < table_size and whitespace[cp]:
                 if in_word:
-                    z = value + gamma
-                    z = (z ^ (z >> np.uint64(30))) * m1
-                    z = (z ^ (z >> np.uint64(27))) * m2
-                    out[written] = z ^ (z >> np.uint64(31))
-                    written += 1
-                    in_word = False
-                    value = fnv_offset
+                    raw, emit = value, True
+                    in_word, value = False, fnv_offset
             else:
                 in_word = True
                 for k in range(width):
                     value = (value ^ np.uint64(data[position + k])) * fnv_prime
+            if emit:  # SplitMix64 of the word's FNV-1a, or of the tagged code point
+                z = raw + gamma
+                z = (z ^ (z >> np.uint64(30))) * m1
+                z = (z ^ (z >> np.uint64(27))) * m2
+                out[written] = z ^ (z >> np.uint64(31))
+                written += 1
             position += width
-        if in_word:
-            z = value + gamma
-            z = (z ^ (z >> np.uint64(30))) * m1
-            z = (z ^ (z >> np.uint64(27))) * m2
-            out[written] = z ^ (z >> np.uint64(31))
-            written += 1
         lengths[doc] = written - first
     return out[:written], lengths
 
