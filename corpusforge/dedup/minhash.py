@@ -54,6 +54,8 @@ MOSTLY_CJK_FRACTION = 0.5  # above this share of CJK characters a text of anothe
 _CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x3040, 0x30FF), (0x31F0, 0x31FF),
                (0xAC00, 0xD7AF), (0x1100, 0x11FF))
 _CJK_CHAR = re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in _CJK_RANGES) + "]")
+_CJK_TABLE = np.zeros(0x10000, dtype=np.bool_)  # the same ranges, for the compiled letter count
+_CJK_TABLE[np.concatenate([np.arange(low, high + 1) for low, high in _CJK_RANGES])] = True
 # Whitespace of str.split() other than U+0020 (every c with c.isspace(); a unit test recomputes it).
 OTHER_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + (
     "\u2028\u2029\u202f\u205f\u3000"
@@ -327,7 +329,7 @@ def batch_shingle_hashes(
     shingle_kernel = _compiled("tokens") if count_kernel is not None else None
     if count_kernel is not None:
         data, offsets = _utf8_buffers(key_array)
-        letters, cjk_letters = count_kernel(data, offsets)
+        letters, cjk_letters = count_kernel(data, offsets, _CJK_TABLE)
         # is_cjk_text for the whole batch: by lang, or more than MOSTLY_CJK_FRACTION CJK letters
         is_cjk |= (letters > 0) & (cjk_letters > MOSTLY_CJK_FRACTION * letters)
     else:
@@ -351,8 +353,9 @@ def batch_shingle_hashes(
     return hashes, counts
 
 
-def _letters_loop(data, offsets):  # pragma: no cover - runs compiled by numba
-    """Per string: code points other than U+0020, and those in the CJK ranges (all 3-byte)."""
+def _letters_loop(data, offsets, cjk_table):  # pragma: no cover - runs compiled by numba
+    """Per string: code points other than U+0020, and those in the CJK ranges (all 3-byte;
+    `cjk_table` marks them among the 2^16 code points)."""
     n = offsets.shape[0] - 1
     letters = np.zeros(n, dtype=np.int64)
     cjk = np.zeros(n, dtype=np.int64)
@@ -368,9 +371,7 @@ def _letters_loop(data, offsets):  # pragma: no cover - runs compiled by numba
                 cp = ((np.int64(byte) & 0x0F) << 12) | ((np.int64(data[position + 1]) & 0x3F) << 6) | (
                     np.int64(data[position + 2]) & 0x3F
                 )
-                if ((0x3400 <= cp <= 0x4DBF) or (0x4E00 <= cp <= 0x9FFF) or (0xF900 <= cp <= 0xFAFF)
-                        or (0x3040 <= cp <= 0x30FF) or (0x31F0 <= cp <= 0x31FF) or (0xAC00 <= cp <= 0xD7AF)
-                        or (0x1100 <= cp <= 0x11FF)):
+                if cjk_table[cp]:
                     cjk_count += 1
         letters[doc] = count
         cjk[doc] = cjk_count
