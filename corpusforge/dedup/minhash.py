@@ -308,8 +308,8 @@ def batch_shingle_hashes(
     Documents keep their order: document i's hashes are `hashes[offsets[i]:offsets[i + 1]]`
     with `offsets = [0, *cumsum(counts)]`. `keys` may be a list or an Arrow string array
     (the Spark stage passes its batch's column as it is); a null key is an empty one.
-    The compiled tokenizer scans the batch's UTF-8 bytes once to choose words or characters
-    per document and once to hash tokens and fold shingles; without numba (or with
+    Compiled loops read the batch's UTF-8 bytes twice, to count letters (words or characters,
+    per document) and to hash the tokens, then fold the n-grams; without numba (or with
     CORPUSFORGE_MINHASH_KERNEL=numpy) the Python reference computes the same numbers.
 
     >>> hashes, counts = batch_shingle_hashes(["a b c d e f", "short", "今天天气很好"], [None, None, "zh"])
