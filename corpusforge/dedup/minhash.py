@@ -13,8 +13,8 @@ Hashing of one shingle: each token (a word, or a character) gets a 64-bit hash (
 word's UTF-8 bytes finished with SplitMix64; a SplitMix64 mix of a character's code point), and
 the n token hashes of a shingle are folded left to right with SplitMix64, so a shingle's hash
 is a function of the shingle's string only. A compiled (numba) loop tokenizes and hashes a whole
-Arrow batch straight from its UTF-8 buffer; a Python reference computes the same numbers. The permutation `(a·x + b) mod (2^61 − 1)` is computed exactly in uint64
-(see `permute`).
+Arrow batch straight from its UTF-8 buffer; a Python reference computes the same numbers. The
+permutation `(a·x + b) mod (2^61 − 1)` is computed exactly in uint64 (see `permute`).
 """
 from __future__ import annotations
 
@@ -288,7 +288,10 @@ def _python_shingle_hashes(
             lengths[index] = len(text)
         else:
             words = key.split()
-            token_hashes.extend(cache[word] if word in cache else cache.setdefault(word, word_hash(word)) for word in words)
+            for word in words:
+                if word not in cache:
+                    cache[word] = word_hash(word)
+            token_hashes.extend(cache[word] for word in words)
             lengths[index] = len(words)
     hashes = np.array(token_hashes, dtype=np.uint64)
     for start, text in char_docs:
