@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from corpusforge.config import build_config, read_toml
+from corpusforge.typed_config import build_config, read_toml
 from corpusforge.errors import ConfigError
 
 
