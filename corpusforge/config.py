@@ -30,7 +30,7 @@ from corpusforge.tokenize.stage import TokenizeConfig
 
 @dataclass(frozen=True, kw_only=True)
 class InputConfig:
-    format: Literal["auto", "warc", "wet", "arc", "jsonl", "parquet", "csv", "text"] = "auto"  # auto (by file extension) | warc | wet | arc | jsonl | parquet | csv | text
+    format: Literal["auto", "warc", "wet", "arc", "jsonl", "parquet", "csv", "tsv", "text"] = "auto"  # auto (by file extension) | warc | wet | arc | jsonl | parquet | csv | tsv | text
     source: str = ""  # dataset name in source_key/doc_id ('' = the input's base name)
     text_field: str = "text"  # JSONL/Parquet/CSV field holding the text
     id_field: str = ""  # field holding the input's own id ('' = line/row number or byte offset)
