@@ -1,6 +1,6 @@
 """read_records (the Spark ingest stage) against the pure readers, file by file.
 
-The plan mixes real shared WARC/ARC/WET files (intact and damaged) with a JSONL, a CSV and a
+The plan mixes real sample WARC/ARC/WET files (intact and damaged) with a JSONL, a CSV and a
 binary file named .warc.gz made here. What the Spark path yields for each file must be what
 the pure reader yields when it reads the same file with a plain `open()`; ids must not depend
 on how the files are spread over tasks.
@@ -23,7 +23,7 @@ from corpusforge.ingest.stage import RECORD_ARROW_SCHEMA, RECORD_SCHEMA_DDL, ing
 
 pytestmark = pytest.mark.spark
 
-SHARED_FILES = (
+SAMPLE_FILES = (
     "resiliparse/warcfile.warc.gz",  # the Chinese pages
     "resiliparse/warcfile.warc.lz4",
     "dolma/sample-0000.warc.gz",
@@ -59,7 +59,7 @@ def _input_file(path: Path, key: str, split: str | None = None) -> InputFile:
 
 
 @pytest.fixture(scope="module")
-def plan(shared_data: Path, tmp_path_factory) -> InputPlan:
+def plan(test_data: Path, tmp_path_factory) -> InputPlan:
     local = tmp_path_factory.mktemp("ingest_inputs")
     (local / "docs.jsonl").write_bytes(
         b'{"text": "first document"}\n'
@@ -72,7 +72,7 @@ def plan(shared_data: Path, tmp_path_factory) -> InputPlan:
                                     "\"a quoted, comma\",neutral\n", encoding="utf-8")
     # Deterministic noise that no reader can parse (not gzip, not WARC).
     (local / "binary.warc.gz").write_bytes(bytes((i * 7919 + 13) % 256 for i in range(50_000)))
-    files = [_input_file(shared_data / "warc" / name, f"warc/{name}") for name in SHARED_FILES]
+    files = [_input_file(test_data / "warc" / name, f"warc/{name}") for name in SAMPLE_FILES]
     files += [_input_file(local / name, f"local/{name}", split="train")
               for name in ("docs.jsonl", "rows.csv", "binary.warc.gz")]
     return InputPlan(files=sorted(files, key=lambda f: f.uri))
@@ -172,8 +172,8 @@ def test_doc_id_is_per_file_and_offset_whatever_the_tasks(spark, plan: InputPlan
     assert all(r.doc_id == _blake(key, str(r.source_offset)) for r in warc_rows)
 
 
-def test_chinese_pages_are_chinese_through_spark(shared_data: Path, rows: list) -> None:
-    raw = gzip.decompress((shared_data / "warc/resiliparse/warcfile.warc.gz").read_bytes())
+def test_chinese_pages_are_chinese_through_spark(test_data: Path, rows: list) -> None:
+    raw = gzip.decompress((test_data / "warc/resiliparse/warcfile.warc.gz").read_bytes())
     by_url = {r.url: r for r in rows if r.source_key == "warc/resiliparse/warcfile.warc.gz"
               and r.record_type == "response"}
     for url, phrase in CHINESE_PAGES.items():
