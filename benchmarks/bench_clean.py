@@ -112,11 +112,14 @@ def agreement(pages: list[str]) -> tuple[int, int]:
 
 
 def main() -> None:
+    global DATA_DIR  # --data replaces the default the loaders read
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docs", type=int, default=600, help="documents (real pages, replicated)")
     parser.add_argument("--cores", type=int, default=2, help="Spark local[N]")
     parser.add_argument("--write", action="store_true", help=f"append the results to {RESULTS.name}")
+    parser.add_argument("--data", type=Path, default=DATA_DIR, help="folder of sample .warc.gz files")
     args = parser.parse_args()
+    DATA_DIR = args.data  # read by the page loader
 
     from corpusforge.session import get_session
 

@@ -30,10 +30,11 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmarks.dedup_corpus import Doc, background_jaccard, corpus_hash, generate, load_sentences, planted_pairs
+from benchmarks.dedup_corpus import WARC_ROOT, Doc, background_jaccard, corpus_hash, generate, load_sentences, planted_pairs
 from corpusforge.dedup.components import union_find_roots
 from corpusforge.dedup.lsh import lsh_threshold
 from corpusforge.dedup.minhash import MinHashParams, jaccard, numba_available, shingles
@@ -67,18 +68,13 @@ class PeakMemory:
         children: dict[int, list[int]] = defaultdict(list)
         rss: dict[int, int] = {}
         names: dict[int, str] = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    name, fields = stat.read().split(" (", 1)[1].rsplit(")", 1)
-                fields = fields.split()
-                children[int(fields[1])].append(int(entry))
-                rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-                names[int(entry)] = name
-            except (OSError, IndexError, ValueError):
-                continue  # the process ended while we looked
+        for process in psutil.process_iter(["ppid", "name", "memory_info"]):
+            info = process.info
+            if info["memory_info"] is None:
+                continue  # ended while we looked, or not ours to read
+            children[info["ppid"]].append(process.pid)
+            rss[process.pid] = info["memory_info"].rss
+            names[process.pid] = info["name"]
         parts = dict.fromkeys(self.PARTS, 0)
         stack = [(os.getpid(), "harness")]
         while stack:
@@ -341,13 +337,14 @@ def main() -> None:
     parser.add_argument("--growth", type=Path, help="print the marginal cost ratio of the results in this file and exit")
     parser.add_argument("--plan", action="store_true", help="check the star-edge plan and bucket sizes")
     parser.add_argument("--kernel", choices=["auto", "numba", "numpy"], default="auto")
+    parser.add_argument("--data", type=Path, default=WARC_ROOT, help="folder of the sample WARC files the text comes from")
     args = parser.parse_args()
     if args.growth:
         print(json.dumps(growth(json.loads(args.growth.read_text(encoding="utf-8"))), indent=1))
         return
     os.environ["CORPUSFORGE_MINHASH_KERNEL"] = args.kernel  # inherited by the Spark Python workers
     params = MinHashParams()
-    sentences = load_sentences()
+    sentences = load_sentences(args.data)
     results = []
     for size in args.sizes:
         docs = generate(size, args.seed, sentences)

@@ -201,12 +201,14 @@ def write_section(name: str, body: str) -> None:
 
 
 def main() -> None:
+    global FINSENT  # --data replaces the default the loaders read
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--throughput", action="store_true", help="samples/s, tokens/s, data-wait share (and MFU off CPU)")
     mode.add_argument("--phrasebank", action="store_true", help="3 epochs on PhraseBank, test accuracy and macro-F1")
     parser.add_argument("--table", help="a tokens Delta table (MiniLM tokenizer) to train on")
-    parser.add_argument("--from-csv", action="store_true", help="tokenize ../shared/data/finsent here instead of --table")
+    parser.add_argument("--from-csv", action="store_true", help="tokenize the --finsent CSVs here instead of --table")
+    parser.add_argument("--finsent", type=Path, default=FINSENT, help="folder of Train_Data.csv and Test_Data.csv")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "xla"])
     parser.add_argument("--steps", type=int, default=30, help="optimizer steps timed by --throughput")
     parser.add_argument("--batch-size", type=int, default=32)
@@ -217,6 +219,7 @@ def main() -> None:
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="accelerator peak (bf16 dense) for MFU")
     parser.add_argument("--work", default="/tmp/bench_finetune", help="scratch directory for tables and runs")
     args = parser.parse_args()
+    FINSENT = args.finsent  # read by the CSV tokenizing step
     if args.throughput:
         body = throughput(args)
         device = "cpu" if "| cpu" in body else "accelerator"

@@ -31,6 +31,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parents[1]
 WARC_DIR = ROOT.parent / "shared" / "data" / "warc"
 # Real crawls, per-record gzip: concatenating them gives valid multi-record WARC files.
@@ -43,7 +45,6 @@ SAMPLES = (
     "jwarc/cc.warc.gz",
 )
 ROWS_PER_PARQUET_BATCH = 1000  # the plain loop's batch size, as the Spark stage's
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(kw_only=True)
@@ -95,27 +96,15 @@ def replicate(target_bytes: int, n_files: int, workdir: Path) -> list[Path]:
 
 def _tree_cpu_seconds(root_pid: int) -> float:
     """CPU seconds of `root_pid` and all its descendants (reaped children included)."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    root = psutil.Process(root_pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
         try:
-            with open(f"/proc/{entry}/stat") as handle:
-                stat = handle.read()
-        except OSError:
-            continue  # gone meanwhile
-        # The command name is in parentheses and may hold spaces: split after it.
-        fields = stat[stat.rindex(")") + 2:].split()
-        parents[int(entry)] = int(fields[1])
-        times[int(entry)] = sum(int(v) for v in fields[11:15]) / _CLOCK_TICKS  # utime stime cutime cstime
-    tree, frontier = {root_pid}, [root_pid]
-    while frontier:
-        pid = frontier.pop()
-        children = [child for child, parent in parents.items() if parent == pid]
-        tree.update(children)
-        frontier.extend(children)
-    return sum(times.get(pid, 0.0) for pid in tree)
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue  # ended meanwhile: its time is in its parent's children_* once reaped
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 def run_plain(paths: list[Path], sink: str, out_dir: Path) -> tuple[int, int, float, float]:
@@ -199,13 +188,16 @@ def run_spark(spark, paths: list[Path], sink: str, out_dir: Path) -> tuple[int, 
 
 
 def main() -> None:
+    global WARC_DIR  # --data replaces the default the loaders read
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=200, help="MB of replicated WARC to read")
     parser.add_argument("--files", type=int, default=8, help="files (= Spark tasks) to spread them over")
     parser.add_argument("--cores", type=int, default=1, help="Spark runs on local[CORES]")
     parser.add_argument("--sink", choices=("parquet", "noop", "both"), default="both")
     parser.add_argument("--workdir", help="where the copies go (default: a temp dir, removed after)")
+    parser.add_argument("--data", type=Path, default=WARC_DIR, help="folder of the sample WARC files")
     args = parser.parse_args()
+    WARC_DIR = args.data  # read by the replication step
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench_ingest_"))

@@ -57,8 +57,9 @@ def html_pages(data_by_file: dict[str, bytes]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20, help="passes over the samples per reader")
+    parser.add_argument("--data", type=Path, default=WARC_DIR, help="folder of the sample WARC files")
     args = parser.parse_args()
-    data_by_file = {name: (WARC_DIR / name).read_bytes() for name in SAMPLES}
+    data_by_file = {name: (args.data / name).read_bytes() for name in SAMPLES}
     total_bytes = sum(len(d) for d in data_by_file.values())
 
     print(f"WARC iteration: {len(SAMPLES)} files, {total_bytes / 1e6:.2f} MB on disk, x{args.repeat}")

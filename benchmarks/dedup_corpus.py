@@ -264,11 +264,12 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True, help="Parquet file to write")
+    parser.add_argument("--data", type=Path, default=WARC_ROOT, help="folder of the sample WARC files")
     args = parser.parse_args()
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    docs = generate(args.docs, args.seed)
+    docs = generate(args.docs, args.seed, sentences=load_sentences(args.data))
     table = pa.table(
         {
             "doc_id": [doc.doc_id for doc in docs],

@@ -29,10 +29,10 @@ def in_task(df, name: str):
     def kill_jvm(batches: Iterator) -> Iterator:
         for batch in batches:
             yield batch
+            import psutil
+
             # A Python worker's parent is PySpark's daemon, whose parent is the JVM.
-            daemon = os.getppid()
-            with open(f"/proc/{daemon}/stat") as stat:
-                jvm = int(stat.read().rsplit(")", 1)[1].split()[1])
+            jvm = psutil.Process(os.getppid()).ppid()
             os.kill(jvm, signal.SIGKILL)
 
     return df.mapInArrow(kill_jvm, df.schema)

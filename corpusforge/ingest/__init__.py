@@ -15,20 +15,25 @@ READERS = {
     "jsonl": "corpusforge.ingest.jsonl:read_jsonl",
     "text": "corpusforge.ingest.text:read_text",
     "csv": "corpusforge.ingest.tabular:read_csv",
+    "tsv": "corpusforge.ingest.tabular:read_tsv",
     "parquet": "corpusforge.ingest.tabular:read_parquet",
 }
 
-# Longest suffixes first, so ".warc.gz" wins over ".gz".
+# Longest suffixes first, so ".warc.gz" wins over ".gz". WARC/ARC readers decompress
+# themselves (gzip, and lz4 for WARC through FastWARC).
 _SUFFIXES = (
     (".warc.gz", "warc"), (".warc.lz4", "warc"), (".warc", "warc"),
     (".wet.gz", "wet"), (".wet", "wet"), (".wat.gz", "warc"), (".wat", "warc"),
     (".arc.gz", "arc"), (".arc", "arc"),
-    (".jsonl.gz", "jsonl"), (".jsonl.zst", "jsonl"), (".jsonl", "jsonl"),
-    (".ndjson.gz", "jsonl"), (".ndjson", "jsonl"), (".json.gz", "jsonl"), (".json", "jsonl"),
     (".parquet", "parquet"),
-    (".csv.gz", "csv"), (".csv", "csv"), (".tsv", "csv"),
-    (".txt.gz", "text"), (".txt", "text"), (".text", "text"),
 )
+# Line-based formats, read plain or through ingest/compressed.py with any of its codecs.
+_LINE_SUFFIXES = (
+    (".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "jsonl"),
+    (".csv", "csv"), (".tsv", "tsv"),
+    (".txt", "text"), (".text", "text"),
+)
+_COMPRESSION_SUFFIXES = ("", ".gz", ".zst", ".lz4", ".bz2")
 
 # Formats whose readers decompress (and count byte offsets) themselves.
 RAW_STREAM_FORMATS = frozenset({"warc", "wet", "arc"})
@@ -39,11 +44,20 @@ def detect_format(path: str) -> str | None:
 
     >>> detect_format("crawl/CC-MAIN-1.warc.gz"), detect_format("a.jsonl.zst"), detect_format("LICENSE")
     ('warc', 'jsonl', None)
+    >>> detect_format("b.tsv.bz2"), detect_format("c.csv.lz4")
+    ('tsv', 'csv')
     """
     lower = path.lower()
     for suffix, fmt in _SUFFIXES:
         if lower.endswith(suffix):
             return fmt
+    for compression in _COMPRESSION_SUFFIXES:
+        if not lower.endswith(compression):
+            continue
+        stem = lower[: len(lower) - len(compression)]
+        for suffix, fmt in _LINE_SUFFIXES:
+            if stem.endswith(suffix):
+                return fmt
     return None
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-InputFormat = Literal["auto", "warc", "wet", "arc", "jsonl", "parquet", "csv", "text"]
+InputFormat = Literal["auto", "warc", "wet", "arc", "jsonl", "parquet", "csv", "tsv", "text"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,7 +30,7 @@ class IngestOptions:
     'fastwarc'
     """
 
-    format: InputFormat = "auto"  # auto (by file extension) | warc | wet | arc | jsonl | parquet | csv | text
+    format: InputFormat = "auto"  # auto (by file extension) | warc | wet | arc | jsonl | parquet | csv | tsv | text
     source: str = ""  # dataset name in source_key/doc_id ('' = the input's base name)
     text_field: str = "text"  # JSONL/Parquet/CSV field holding the text
     id_field: str = ""  # field holding the input's own id ('' = line/row number or byte offset)

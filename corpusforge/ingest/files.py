@@ -28,7 +28,9 @@ import pyarrow as pa
 
 from corpusforge.ingest import RAW_STREAM_FORMATS, reader_for
 from corpusforge.ingest.base import IngestOptions, Record
+from corpusforge.ingest.compressed import open_decompressed
 from corpusforge.ingest.plan import _pyarrow_uri
+from corpusforge.ingest.uris import local_path, local_uri
 from corpusforge.text.dedup_key import doc_id
 
 log = logging.getLogger(__name__)
@@ -64,7 +66,7 @@ def file_batches(file_row: dict, opts: IngestOptions,
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "a.jsonl")
     >>> _ = open(path, "w").write('{"text": "hello"}\\n')
-    >>> row = {"uri": "file://" + path, "source": "s", "source_key": "s/a.jsonl",
+    >>> row = {"uri": local_uri(path), "source": "s", "source_key": "s/a.jsonl",
     ...        "format": "jsonl", "split": None}
     >>> [b.column("text").to_pylist() for b in file_batches(row, IngestOptions())]
     [['hello']]
@@ -91,14 +93,17 @@ def read_file(uri: str, fmt: str, opts: IngestOptions) -> Iterator[Record]:
                 yielded += 1
                 yield record
     except (OSError, EOFError, ValueError, RuntimeError) as err:
-        # A failure outside the reader's own recovery (I/O, a broken compression stream).
+        # A failure outside the reader's own recovery (I/O, a broken compression stream). A
+        # damaged compressed file (ingest/compressed.py) says where reading stopped.
         log.warning("cannot read %s after %d records: %s", uri, yielded, err)
-        yield Record(locator=f"unreadable:{yielded}", record_type=fmt,
-                     drop_reason="ingest.unreadable", detail=f"{type(err).__name__}: {err}"[:500])
+        yield Record(locator=f"unreadable:{yielded}", record_type=fmt, source_offset=getattr(err, "offset", None),
+                     drop_reason="ingest.unreadable",
+                     detail=f"after {yielded} records: {type(err).__name__}: {err}"[:500])
 
 
 def open_input(uri: str, fmt: str) -> BinaryIO:
-    """Open `uri` for reading; gz/zst are decompressed here except for WARC/ARC readers.
+    """Open `uri` (percent-encoded) for reading; .gz/.zst/.lz4/.bz2 are decompressed here,
+    keeping what decodes before damage (ingest/compressed.py), except for WARC/ARC readers.
 
     WARC/ARC files are opened seekable where the filesystem allows it (local files, S3,
     HDFS all do), because the readers resync past damage only on a seekable stream.
@@ -106,13 +111,13 @@ def open_input(uri: str, fmt: str) -> BinaryIO:
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "a.warc")
     >>> _ = open(path, "wb").write(b"WARC/1.0")
-    >>> with open_input("file://" + path, "warc") as stream:
+    >>> with open_input(local_uri(path), "warc") as stream:
     ...     stream.seekable(), stream.read(4)
     (True, b'WARC')
     """
     if uri.startswith("file://") and fmt in RAW_STREAM_FORMATS:
         # The builtin buffered file: seekable, and the cheapest read() there is.
-        return open(uri[len("file://"):], "rb", buffering=_STREAM_BUFFER_BYTES)
+        return open(local_path(uri), "rb", buffering=_STREAM_BUFFER_BYTES)
     from pyarrow import fs as pafs
 
     filesystem, path = pafs.FileSystem.from_uri(_pyarrow_uri(uri))
@@ -121,9 +126,11 @@ def open_input(uri: str, fmt: str) -> BinaryIO:
     if fmt in RAW_STREAM_FORMATS:
         return io.BufferedReader(_NativeRaw(filesystem.open_input_file(path), seekable=True),
                                  buffer_size=_STREAM_BUFFER_BYTES)
-    native = filesystem.open_input_stream(path, compression="detect")
-    # pyarrow streams have no readline(): a buffered Python reader gives line iteration.
-    return io.BufferedReader(_NativeRaw(native), buffer_size=_STREAM_BUFFER_BYTES)
+    # Random access (seekable), so a damaged compressed file is decoded again to the bad byte
+    # (ingest/compressed.py). pyarrow streams have no readline(): a buffered Python reader
+    # gives line iteration.
+    native = _NativeRaw(filesystem.open_input_file(path), seekable=True)
+    return open_decompressed(io.BufferedReader(native, buffer_size=_STREAM_BUFFER_BYTES), path)
 
 
 class _NativeRaw(io.RawIOBase):

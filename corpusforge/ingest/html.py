@@ -6,6 +6,14 @@ few KB, then statistical detection (uchardet through resiliparse). A declared ch
 only used when the bytes decode under it without errors, so a wrong label falls through to
 the next source instead of producing mojibake.
 
+Labels are resolved with the WHATWG Encoding Standard's table (resiliparse's
+`map_encoding_to_html5`) and detection is uchardet (resiliparse's `detect_encoding`).
+w3lib's `html_to_unicode` was weighed against this and not taken: its label resolution is
+Python's codec aliases plus a short table, so WHATWG labels that real pages use (`x-gbk`,
+`x-euc-jp`, `windows-949`, `x-mac-roman`) resolve to nothing, and it decodes with the first
+declared charset using replacement characters, so a mislabelled page becomes mojibake where
+this module falls through to the next candidate.
+
 Extraction is behind one function, `html_to_text(html, extractor)`, so the extractor is a
 config value ('resiliparse' by default, 'trafilatura' as the alternative); the choice was
 measured in benchmarks/compare_readers.py.
@@ -72,6 +80,8 @@ def normalize_charset(label: str | None) -> str | None:
     'utf-8'
     >>> normalize_charset("no-such-charset") is None
     True
+    >>> normalize_charset("cp949"), normalize_charset("x-mac-roman")
+    ('cp949', 'mac-roman')
     """
     if not label:
         return None
@@ -84,9 +94,12 @@ def normalize_charset(label: str | None) -> str | None:
         python_knows_label = False
     mapped = map_encoding_to_html5(label)
     # The WHATWG mapping answers 'utf-8' for labels it does not know; only believe that
-    # when the label really is a UTF-8 alias.
-    if mapped == "utf-8" and not python_knows_label:
-        return None
+    # when the label really is a UTF-8 alias. A label only Python knows (cp949, big5hkscs,
+    # mac_roman) is decoded with Python's codec of that name.
+    if mapped == "utf-8":
+        if not python_knows_label:
+            return None
+        mapped = label  # a UTF-8 alias is still utf-8 below; cp949 stays cp949
     try:
         codec_name = codecs.lookup(mapped).name
     except LookupError:

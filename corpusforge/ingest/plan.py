@@ -14,19 +14,21 @@ import posixpath
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from corpusforge.errors import InputError
 from corpusforge.ingest import detect_format
 from corpusforge.ingest.base import IngestOptions
+from corpusforge.ingest.uris import decoded, local_path, local_uri, remote_uri
 
 _GLOB_CHARS = "*?["
 
 
 @dataclass(frozen=True, kw_only=True)
 class InputFile:
-    uri: str  # file:///abs/path or scheme://bucket/key
+    uri: str  # file:///abs/path or scheme://bucket/key, percent-encoded (ingest/uris.py)
     source: str  # dataset name
-    source_key: str  # dataset name / path relative to the input root (never absolute)
+    source_key: str  # dataset name / decoded path relative to the input root (never absolute)
     format: str
     size: int
     mtime: datetime  # UTC
@@ -64,13 +66,14 @@ def _add(plan: InputPlan, seen: set[str], uri: str, source: str, key: str,
     if uri in seen:
         return
     seen.add(uri)
-    fmt = cfg.format if cfg.format != "auto" else detect_format(uri)
+    name = posixpath.basename(decoded(uri))  # formats and split patterns match the real name
+    fmt = cfg.format if cfg.format != "auto" else detect_format(name)
     if fmt is None:
         plan.skipped_unknown_format.append(uri)
         return
     size, mtime = info
     plan.files.append(InputFile(uri=uri, source=source, source_key=key, format=fmt, size=size,
-                                mtime=mtime, split=_split_for(posixpath.basename(uri), cfg)))
+                                mtime=mtime, split=_split_for(name, cfg)))
 
 
 def _split_for(name: str, cfg: IngestOptions) -> str | None:
@@ -85,7 +88,7 @@ def _is_local(spec: str) -> bool:
 
 
 def _local(spec: str) -> str:
-    return spec[len("file://"):] if spec.startswith("file://") else spec
+    return local_path(spec)  # a file:// URI is decoded; a plain path is a name as it is
 
 
 def _glob_root(path: str) -> str:
@@ -130,15 +133,15 @@ def _expand_local(path: str, spec: str, cfg: IngestOptions):
         stat = os.stat(canonical)
         mtime = datetime.fromtimestamp(stat.st_mtime_ns // 1_000_000 / 1000, tz=timezone.utc)
         key = f"{source}/{rel}" if rel else source
-        yield f"file://{canonical}", source, key, (stat.st_size, mtime)
+        yield local_uri(canonical), source, key, (stat.st_size, mtime)
 
 
 def _expand_remote(spec: str, cfg: IngestOptions):
     from pyarrow import fs as pafs
 
+    # pyarrow decodes the URI: `path` and every listed entry.path are decoded names.
     filesystem, path = pafs.FileSystem.from_uri(_pyarrow_uri(spec))
-    scheme = spec.split("://", 1)[0]
-    prefix = spec[: len(spec) - len(path)] if spec.endswith(path) else f"{scheme}://"
+    prefix = _remote_prefix(spec, path)
     root = _glob_root(path)
     info = filesystem.get_file_info(root)
     if info.type == pafs.FileType.NotFound:
@@ -156,7 +159,22 @@ def _expand_remote(spec: str, cfg: IngestOptions):
     for entry in sorted(entries, key=lambda e: e.path):
         rel = posixpath.relpath(entry.path, root) if entry.path != root else ""
         mtime = entry.mtime or datetime.fromtimestamp(0, tz=timezone.utc)
-        yield prefix + entry.path, source, (f"{source}/{rel}" if rel else source), (entry.size, mtime)
+        yield remote_uri(prefix, entry.path), source, (f"{source}/{rel}" if rel else source), (entry.size, mtime)
+
+
+def _remote_prefix(spec: str, path: str) -> str:
+    """What goes before an object path in its URI: `s3a://` where the filesystem path starts
+    with the bucket (S3, GCS), `hdfs://host:port` where it is the path after the authority.
+
+    >>> _remote_prefix("s3a://bucket/raw/d%C3%ADa/", "bucket/raw/día")
+    's3a://'
+    >>> _remote_prefix("hdfs://nn:8020/raw/a%20b", "/raw/a b")
+    'hdfs://nn:8020'
+    """
+    split = urlsplit(spec)
+    if split.netloc and not path.startswith("/") and path.split("/", 1)[0] == decoded(split.netloc):
+        return f"{split.scheme}://"
+    return f"{split.scheme}://{split.netloc}"
 
 
 def _pyarrow_uri(uri: str) -> str:
@@ -180,7 +198,7 @@ def _expand_manifest(manifest: str, cfg: IngestOptions):
     for line in lines:
         if not _is_local(line):
             for uri, _source, _key, info in _expand_remote(line, cfg):
-                yield uri, source, f"{source}/{line.split('://', 1)[1]}", info
+                yield uri, source, f"{source}/{decoded(line.split('://', 1)[1])}", info
             continue
         target = _local(line)
         absolute = target if os.path.isabs(target) else os.path.join(base, target)
@@ -188,5 +206,5 @@ def _expand_manifest(manifest: str, cfg: IngestOptions):
             raise InputError(f"manifest {manifest}: input not found: {line}")
         stat = os.stat(absolute)
         mtime = datetime.fromtimestamp(stat.st_mtime_ns // 1_000_000 / 1000, tz=timezone.utc)
-        rel = line.lstrip("/") if not os.path.isabs(target) else os.path.relpath(absolute, base)
-        yield f"file://{os.path.realpath(absolute)}", source, f"{source}/{rel}", (stat.st_size, mtime)
+        rel = target.lstrip("/") if not os.path.isabs(target) else os.path.relpath(absolute, base)
+        yield local_uri(os.path.realpath(absolute)), source, f"{source}/{rel}", (stat.st_size, mtime)

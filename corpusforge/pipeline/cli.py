@@ -37,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
                         "lines are relative to the manifest")
     p.add_argument("--output", required=True, metavar="DIR",
                    help="output root: the Delta tables are written to DIR/<table>")
-    p.add_argument("--format", choices=["auto", "warc", "wet", "arc", "jsonl", "parquet", "csv", "text"],
+    p.add_argument("--format", choices=["auto", "warc", "wet", "arc", "jsonl", "parquet", "csv", "tsv", "text"],
                    help="input format; 'auto' (default) picks it per file by extension and "
                         "skips (and counts) files of unknown extension")
     p.add_argument("--config", metavar="run.toml", help="run config file (TOML)")

@@ -1,11 +1,14 @@
 """PII masking: e-mail addresses, phone numbers, public IP addresses, Chinese resident ID numbers
 and payment card numbers are replaced with typed placeholders.
 
-Nothing is masked on its shape alone when a validation exists: an ID number must carry a valid
-birth date and ISO 7064 MOD 11-2 check digit, a card number must pass Luhn (and start like a
-card network's number), an IP must parse and be globally routable (private, loopback, reserved
+Nothing is masked on its shape alone when a validation exists: an ID number must carry a known
+region code, a valid birth date and ISO 7064 MOD 11-2 check digit (python-stdnum's `cn.ric`), a
+card number must pass Luhn (python-stdnum) and start like a card network's number, a phone
+number must be a valid number of its country's numbering plan (libphonenumber's metadata,
+through `phonenumbers`), an IP must parse and be globally routable (private, loopback, reserved
 and documentation ranges are not personal data). A false mask corrupts training text; a date
-or a version number is not PII.
+or a version number is not PII. The regexes only find candidates; the maintained libraries
+decide, and they follow numbering-plan and region-code changes that hand-written rules would not.
 
 The types are applied in a fixed order, most specific first, so an 18-digit ID number is not
 also tried as a card number and a card number not as a phone number; placeholders contain no
@@ -13,10 +16,13 @@ digits, so a later pattern never matches inside an earlier replacement.
 """
 from __future__ import annotations
 
-import datetime
 import ipaddress
 import re
 from collections.abc import Callable
+
+import phonenumbers
+from stdnum import luhn
+from stdnum.cn import ric
 
 PLACEHOLDERS: dict[str, str] = {
     "email": "<EMAIL>",
@@ -33,8 +39,6 @@ _EMAIL = re.compile(
 
 # 6-digit region code, birth date YYYYMMDD (1800–2099), 3-digit sequence, check digit or X.
 _CN_ID = re.compile(r"(?<![\dA-Za-z])([1-9]\d{5})((?:18|19|20)\d{6})(\d{3})([\dXx])(?![\dA-Za-z])")
-_CN_ID_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))  # ISO 7064 MOD 11-2 weights
-_CN_ID_CHECK = "10X98765432"  # check character for (weighted sum mod 11) = 0..10
 
 # 13–19 digits, optionally grouped by single spaces or dashes; not after '+' (a phone number).
 _CARD = re.compile(r"(?<![\d+\-])[2-6]\d(?:[ -]?\d){11,17}(?![\d])")
@@ -54,37 +58,40 @@ _CN_LANDLINE = re.compile(r"(?<![\d\-])0\d{2,3}-\d{7,8}(?![\d\-])")
 
 
 def cn_id_is_valid(number: str) -> bool:
-    """True for an 18-character Chinese resident ID with a real birth date and a valid check digit.
+    """True for an 18-character Chinese resident ID with a known region code (GB/T 2260, as
+    python-stdnum ships it), a real birth date and a valid ISO 7064 MOD 11-2 check digit.
 
     >>> cn_id_is_valid("11010519491231002X"), cn_id_is_valid("110105194912310021")
     (True, False)
+    >>> cn_id_is_valid("999999199003071234")  # check digit and date fine, no such region
+    False
     """
-    match = _CN_ID.fullmatch(number)
-    if match is None:
-        return False
-    try:
-        datetime.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-    except ValueError:
-        return False
-    weighted = sum(int(digit) * weight for digit, weight in zip(number[:17], _CN_ID_WEIGHTS))
-    return _CN_ID_CHECK[weighted % 11] == number[17].upper()
+    return _CN_ID.fullmatch(number) is not None and ric.is_valid(number)
 
 
 def luhn_is_valid(digits: str) -> bool:
-    """True when a string of digits passes the Luhn checksum.
+    """True when a string of digits passes the Luhn checksum (python-stdnum's `luhn`).
 
     >>> luhn_is_valid("4111111111111111"), luhn_is_valid("4111111111111112")
     (True, False)
     """
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
+    return luhn.is_valid(digits)
+
+
+def phone_is_valid(candidate: str, region: str | None = None) -> bool:
+    """True when `candidate` is a valid number of its numbering plan (libphonenumber's
+    metadata): `region` reads numbers written without a `+` country code.
+
+    >>> phone_is_valid("+44 20 7946 0958"), phone_is_valid("13917985004", "CN")
+    (True, True)
+    >>> phone_is_valid("+999 1234 5678"), phone_is_valid("14012345678", "CN")  # no such plan / prefix
+    (False, False)
+    """
+    try:
+        number = phonenumbers.parse(candidate, region)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number)
 
 
 def _is_public_ip(candidate: str) -> bool:
@@ -93,10 +100,6 @@ def _is_public_ip(candidate: str) -> bool:
     except ValueError:
         return False
     return address.is_global and not address.is_multicast
-
-
-def _digit_count(text: str) -> int:
-    return sum(1 for char in text if char.isdigit())
 
 
 def _mask(pattern: re.Pattern[str], text: str, placeholder: str, accept: Callable[[re.Match[str]], bool]) -> tuple[str, int]:
@@ -146,9 +149,9 @@ def mask_pii(text: str) -> tuple[str, dict[str, int]]:
     counts["ip"] = n_ipv4 + n_ipv6
     n_phone = 0
     for pattern, accept in (
-        (_CN_MOBILE, lambda m: True),
-        (_INTL_PHONE, lambda m: 8 <= _digit_count(m.group(0)) <= 15),  # E.164: at most 15 digits
-        (_CN_LANDLINE, lambda m: True),
+        (_CN_MOBILE, lambda m: phone_is_valid(m.group(0), "CN")),
+        (_INTL_PHONE, lambda m: phone_is_valid(m.group(0))),
+        (_CN_LANDLINE, lambda m: phone_is_valid(m.group(0), "CN")),
     ):
         text, found = _mask(pattern, text, PLACEHOLDERS["phone"], accept)
         n_phone += found

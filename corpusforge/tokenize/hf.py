@@ -105,7 +105,7 @@ def load_tokenizer(path: str | os.PathLike[str]) -> Tokenizer:
     becomes a BERT tokenizer; it lower-cases when `tokenizer_config.json` says
     `do_lower_case`, or, without that file, when the vocabulary holds no upper-case pieces.
 
-    >>> tok = load_tokenizer("../shared/data/vocab/bert-base-uncased")
+    >>> tok = load_tokenizer("tests/data/vocab/bert-base-uncased")
     >>> tok.encode("Hello world").tokens
     ['[CLS]', 'hello', 'world', '[SEP]']
     """
@@ -136,7 +136,7 @@ def tokenizer_identity(path: str | os.PathLike[str]) -> str:
     The hash covers each defining file's name and bytes, so moving the directory keeps the
     identity and editing the vocabulary changes it.
 
-    >>> tokenizer_identity("../shared/data/vocab/bert-base-chinese")[:18]
+    >>> tokenizer_identity("tests/data/vocab/bert-base-chinese")[:18]
     'bert-base-chinese@'
     """
     source = Path(path)
@@ -197,7 +197,7 @@ def encode_batch(
 ) -> list[list[int]]:
     """Token ids of each text, from one call of the Rust batch encoder.
 
-    >>> tok = load_tokenizer("../shared/data/vocab/bert-base-uncased")
+    >>> tok = load_tokenizer("tests/data/vocab/bert-base-uncased")
     >>> encode_batch(tok, ["hello world", "hello"], add_special_tokens=False)
     [[7592, 2088], [7592]]
     """
@@ -224,7 +224,7 @@ def encode_arrow_batch(batch: pa.RecordBatch, tokenizer: Tokenizer, params: Enco
 
     A null text encodes as the empty string (special tokens only), so no row is lost.
 
-    >>> tok = load_tokenizer("../shared/data/vocab/bert-base-uncased")
+    >>> tok = load_tokenizer("tests/data/vocab/bert-base-uncased")
     >>> batch = pa.record_batch({"doc_id": ["a"], "text": ["hello world"]})
     >>> encode_arrow_batch(batch, tok).to_pylist()
     [{'doc_id': 'a', 'input_ids': [101, 7592, 2088, 102], 'n_tokens': 4}]
@@ -255,7 +255,7 @@ def arrow_encoder(
     Only the path travels to executors (a `Tokenizer` does not pickle portably); the output
     schema for `mapInArrow` is `tokens_schema(df's Arrow schema, params)`.
 
-    >>> encode = arrow_encoder("../shared/data/vocab/bert-base-uncased")
+    >>> encode = arrow_encoder("tests/data/vocab/bert-base-uncased")
     >>> next(encode(iter([pa.record_batch({"text": ["hi"]})]))).column("n_tokens").to_pylist()
     [3]
     """

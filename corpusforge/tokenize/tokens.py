@@ -21,7 +21,7 @@ Example (run.toml)::
     [pipeline]
     outputs = ["tokens"]
     [tokenize]
-    tokenizer = "../shared/data/vocab/bert-base-chinese"
+    tokenizer = "path/to/bert-base-chinese"  # a tokenizer directory or tokenizer.json
     max_length = 512
     pack = true
     seq_length = 2048
@@ -81,7 +81,7 @@ class ResolvedTokenize:
 def resolve_config(tcfg: TokenizeConfig) -> ResolvedTokenize:
     """Check `[tokenize]` and load its tokenizer: identity, serialized tokenizer, separator id.
 
-    >>> resolve_config(TokenizeConfig(tokenizer="../shared/data/vocab/bert-base-uncased", pack=True)).separator_id
+    >>> resolve_config(TokenizeConfig(tokenizer="tests/data/vocab/bert-base-uncased", pack=True)).separator_id
     102
     """
     from corpusforge.tokenize.hf import load_tokenizer, tokenizer_identity
@@ -115,7 +115,7 @@ def separator_token_id(tokenizer: Tokenizer, separator: str = "") -> int:
     """The id packing appends after each document: `separator`'s, else the tokenizer's SEP/EOS.
 
     >>> from corpusforge.tokenize.hf import load_tokenizer
-    >>> separator_token_id(load_tokenizer("../shared/data/vocab/bert-base-uncased"))
+    >>> separator_token_id(load_tokenizer("tests/data/vocab/bert-base-uncased"))
     102
     """
     candidates = (separator,) if separator else SEPARATOR_CANDIDATES
@@ -163,7 +163,7 @@ def tokens_batch(batch: pa.RecordBatch, tokenizer: Tokenizer, tcfg: TokenizeConf
     >>> from corpusforge.tokenize.hf import load_tokenizer
     >>> batch = pa.record_batch({"doc_id": ["a"], "text": ["hello world"], "split": ["test"], "label": [None]},
     ...                         schema=INPUT_SCHEMA)
-    >>> row = tokens_batch(batch, load_tokenizer("../shared/data/vocab/bert-base-uncased"), TokenizeConfig(), "t@1").to_pylist()[0]
+    >>> row = tokens_batch(batch, load_tokenizer("tests/data/vocab/bert-base-uncased"), TokenizeConfig(), "t@1").to_pylist()[0]
     >>> row["input_ids"], row["split"], row["tokenizer"]
     ([101, 7592, 2088, 102], 'test', 't@1')
     """

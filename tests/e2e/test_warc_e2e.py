@@ -1,4 +1,4 @@
-"""The acceptance run of issue 3: `spark-submit jobs/build_corpus.py --input <shared>/warc`.
+"""The acceptance run of issue 3: `spark-submit jobs/build_corpus.py --input tests/data/warc`.
 
 One real spark-submit builds the corpus (module fixture, shared by every test here) and a
 second one over the same output must add nothing. The tables are read without a JVM, with
@@ -26,7 +26,7 @@ RUN_TIMEOUT_S = 600
 CANDIDATE_TYPES = ("response", "resource", "conversion")  # DESIGN.md: document candidates
 NON_CANDIDATE_TYPES = ("request", "metadata", "warcinfo", "revisit")
 # Files of the real crawls (not the hand-made damage cases) that warcio can read, with the
-# number of HTML responses shared/data/README.md says they hold (None: not stated there).
+# number of HTML responses the samples' origin (tests/data/README.md) says they hold (None: not stated there).
 REAL_CRAWLS = {"resiliparse/warcfile.warc.gz": 16, "resiliparse/clueweb-quirk.warc.gz": None,
                "dolma/sample-0000.warc.gz": 22, "dolma/sample-0001.warc.gz": 15,
                "jwarc/cc.warc.gz": None, "whirlwind/whirlwind.warc.gz": None}
@@ -134,13 +134,13 @@ def read_delta(path: Path):
 
 
 @pytest.fixture(scope="module")
-def warc_dir(shared_data: Path) -> Path:
-    return shared_data / "warc"
+def warc_dir(test_data: Path) -> Path:
+    return test_data / "warc"
 
 
 @pytest.fixture(scope="module")
 def corpus(warc_dir: Path, tmp_path_factory) -> dict:
-    """One build over the shared WARC folder, then a second over the same output."""
+    """One build over the sample WARC folder, then a second over the same output."""
     root = tmp_path_factory.mktemp("warc_e2e")
     output = root / "out"
     first = _submit(warc_dir, output, root / "first.log")
@@ -174,13 +174,13 @@ def _stat(corpus: dict, stage: str, metric: str) -> float:
 
 def test_license_files_are_skipped_as_unknown_format(corpus: dict, warc_dir: Path) -> None:
     on_disk = sorted(p for p in warc_dir.rglob("*") if p.is_file())
-    licenses = [p for p in on_disk if p.name == "LICENSE"]
+    licenses = [p for p in on_disk if p.name in ("LICENSE", "NOTICE")]
     # The other name no reader claims: a WARC renamed with a `.bad` suffix.
     unknown = licenses + [p for p in on_disk if p.suffix == ".bad"]
     assert len(licenses) >= 5
     assert _stat(corpus, "ingest", "files.skipped_unknown_format") == len(unknown)
     read = {r["input_uri"] for r in corpus["tables"]["ledger"]}
-    assert read == {f"file://{p.resolve()}" for p in on_disk if p not in unknown}
+    assert read == {p.resolve().as_uri() for p in on_disk if p not in unknown}
     assert all(r["status"] == "done" for r in corpus["tables"]["ledger"])
     assert _stat(corpus, "ingest", "files.read") == len(read)
 

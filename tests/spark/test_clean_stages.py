@@ -39,7 +39,7 @@ from corpusforge.text.pii import mask_pii
 pytestmark = pytest.mark.spark
 
 REPO = Path(__file__).resolve().parents[2]
-WARC = REPO.parent / "shared" / "data" / "warc"
+WARC = REPO / "tests" / "data" / "warc"
 WARCFILE = WARC / "resiliparse" / "warcfile.warc.gz"
 DOLMA = WARC / "dolma" / "sample-0000.warc.gz"
 FRAME_DDL = "doc_id string, text string, url string, lang string, split string, drop_stage string, drop_reason string, detail string"
@@ -65,9 +65,7 @@ def _load_test_module(name: str):
 
 
 def _real_pages(path: Path) -> list[tuple[str, str, str]]:
-    """(WARC-Record-ID, url, normalized text) of the pages ingest extracts from a shared file."""
-    if not path.is_file():
-        pytest.skip(f"shared test data not found at {path}")
+    """(WARC-Record-ID, url, normalized text) of the pages ingest extracts from a sample file."""
     pages = []
     for record in read_file(path.as_uri(), "warc", RunConfig().input):
         if record.candidate and record.drop_reason is None and record.text:
@@ -242,8 +240,6 @@ def _only(step: str) -> NormalizeParams:
 def _raw_real_texts() -> list[str]:
     texts = []
     for path in (WARCFILE, DOLMA):
-        if not path.is_file():
-            pytest.skip(f"shared test data not found at {path}")
         texts += [r.text for r in read_file(path.as_uri(), "warc", RunConfig().input)
                   if r.candidate and r.text]
     return texts
@@ -301,8 +297,6 @@ def test_strip_control_does_not_change_the_key():
 
 
 def test_default_web_pipeline_on_real_pages(spark, tmp_path):
-    if not (WARCFILE.is_file() and DOLMA.is_file()):
-        pytest.skip("shared WARC samples not found")
     snapshot = _load_test_module("test_cjk").WARCFILE_SNAPSHOT
     cfg = load_config(overrides=[f"pipeline.stages={list(WEB_STAGES)}", "dedup.scope=run"])
     assert cfg.pipeline.stages == WEB_STAGES

@@ -1,6 +1,6 @@
 """read_records (the Spark ingest stage) against the pure readers, file by file.
 
-The plan mixes real shared WARC/ARC/WET files (intact and damaged) with a JSONL, a CSV and a
+The plan mixes real sample WARC/ARC/WET files (intact and damaged) with a JSONL, a CSV and a
 binary file named .warc.gz made here. What the Spark path yields for each file must be what
 the pure reader yields when it reads the same file with a plain `open()`; ids must not depend
 on how the files are spread over tasks.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import gzip
 import hashlib
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from corpusforge.stages.ingest import read_records, record_schema
 
 pytestmark = pytest.mark.spark
 
-SHARED_FILES = (
+SAMPLE_FILES = (
     "resiliparse/warcfile.warc.gz",  # the Chinese pages
     "resiliparse/warcfile.warc.lz4",
     "dolma/sample-0000.warc.gz",
@@ -59,7 +60,7 @@ def _input_file(path: Path, key: str, split: str | None = None) -> InputFile:
 
 
 @pytest.fixture(scope="module")
-def plan(shared_data: Path, tmp_path_factory) -> InputPlan:
+def plan(test_data: Path, tmp_path_factory) -> InputPlan:
     local = tmp_path_factory.mktemp("ingest_inputs")
     (local / "docs.jsonl").write_bytes(
         b'{"text": "first document"}\n'
@@ -72,7 +73,7 @@ def plan(shared_data: Path, tmp_path_factory) -> InputPlan:
                                     "\"a quoted, comma\",neutral\n", encoding="utf-8")
     # Deterministic noise that no reader can parse (not gzip, not WARC).
     (local / "binary.warc.gz").write_bytes(bytes((i * 7919 + 13) % 256 for i in range(50_000)))
-    files = [_input_file(shared_data / "warc" / name, f"warc/{name}") for name in SHARED_FILES]
+    files = [_input_file(test_data / "warc" / name, f"warc/{name}") for name in SAMPLE_FILES]
     files += [_input_file(local / name, f"local/{name}", split="train")
               for name in ("docs.jsonl", "rows.csv", "binary.warc.gz")]
     return InputPlan(files=sorted(files, key=lambda f: f.uri))
@@ -179,8 +180,8 @@ def test_doc_id_is_per_file_and_offset_whatever_the_tasks(spark, plan: InputPlan
     assert all(r.doc_id == _blake(key, str(r.source_offset)) for r in warc_rows)
 
 
-def test_chinese_pages_are_chinese_through_spark(shared_data: Path, rows: list) -> None:
-    raw = gzip.decompress((shared_data / "warc/resiliparse/warcfile.warc.gz").read_bytes())
+def test_chinese_pages_are_chinese_through_spark(test_data: Path, rows: list) -> None:
+    raw = gzip.decompress((test_data / "warc/resiliparse/warcfile.warc.gz").read_bytes())
     by_url = {r.url: r for r in rows if r.source_key == "warc/resiliparse/warcfile.warc.gz"
               and r.record_type == "response"}
     for url, phrase in CHINESE_PAGES.items():
@@ -201,3 +202,43 @@ def test_unreadable_file_is_a_dropped_row_not_a_failed_task(plan: InputPlan, row
     assert row.source_offset == 0 and row.detail
     # The other files of the same job were read in full.
     assert len({r.source_uri for r in rows}) == len(plan.files)
+
+
+def test_odd_names_truncated_gzip_and_tsv_through_the_stage(spark, tmp_path) -> None:
+    """Files found by plan_inputs, read by Spark tasks: a name with a space and a non-ASCII
+    letter reads whole, a truncated .jsonl.gz gives its records before the cut and one
+    unreadable row at the cut, a .tsv splits on tabs."""
+    from corpusforge.ingest.plan import plan_inputs
+    from corpusforge.ingest.uris import local_uri
+
+    root = tmp_path / "odd inputs"
+    root.mkdir()
+    (root / "bad lines ü.jsonl").write_text('{"text": "ein Dokument"}\n{"text": "zwei"}\n', encoding="utf-8")
+    lines = b"".join(b'{"text": "record %d of a cut file"}\n' % i for i in range(3000))
+    whole = gzip.compress(lines, mtime=0)
+    (root / "cut.jsonl.gz").write_bytes(whole[: len(whole) // 2])
+    (root / "news.tsv").write_text("label\ttext\npositive\tSales rose, it said.\n", encoding="utf-8")
+    plan = plan_inputs([str(root)], None, InputConfig(label_field="label"))
+    assert [f.format for f in plan.files] == ["jsonl", "jsonl", "tsv"]
+
+    rows = read_records(spark, plan, CFG).collect()
+    by_key = collections.defaultdict(list)
+    for row in rows:
+        by_key[row.source_key].append(row)
+    odd = sorted(by_key["odd inputs/bad lines ü.jsonl"], key=lambda r: r.source_offset)
+    assert [(r.text, r.drop_reason) for r in odd] == [("ein Dokument", None), ("zwei", None)]
+    assert odd[0].source_uri == local_uri(str(root / "bad lines ü.jsonl")) and "%20" in odd[0].source_uri
+    # doc_id hashes the decoded key: the same ids whatever the URI scheme that reaches the file.
+    assert odd[0].doc_id == _blake("odd inputs/bad lines ü.jsonl", "1")
+
+    cut = by_key["odd inputs/cut.jsonl.gz"]
+    kept = sorted((r for r in cut if r.drop_reason is None), key=lambda r: r.source_offset)
+    readable_lines = zlib.decompressobj(wbits=31).decompress(whole[: len(whole) // 2]).count(b"\n")
+    assert len(kept) == readable_lines > 1000
+    assert [r.text for r in kept] == [f"record {i} of a cut file" for i in range(len(kept))]
+    (unreadable,) = [r for r in cut if r.drop_reason is not None]
+    assert unreadable.drop_reason == "ingest.unreadable" and unreadable.source_offset == len(whole) // 2
+    assert f"after {len(kept)} records" in unreadable.detail
+
+    (tsv,) = by_key["odd inputs/news.tsv"]
+    assert (tsv.text, tsv.label, tsv.drop_reason) == ("Sales rose, it said.", "positive", None)

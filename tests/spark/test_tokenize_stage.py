@@ -46,8 +46,8 @@ def _run(spark, inputs, out, run_id, overrides):
     return run_pipeline(spark, cfg, plan, str(out), run_id)
 
 
-def _vocab(shared_data, name):
-    return str(shared_data / "vocab" / name)
+def _vocab(test_data, name):
+    return str(test_data / "vocab" / name)
 
 
 def _run_rows(spark, out, table, run_id):
@@ -55,12 +55,12 @@ def _run_rows(spark, out, table, run_id):
 
 
 @pytest.fixture(scope="module")
-def jsonl_run(spark, shared_data, tmp_path_factory):
+def jsonl_run(spark, test_data, tmp_path_factory):
     """One run over a small JSONL (English + Chinese, some labels, one given split) with packing."""
     root = tmp_path_factory.mktemp("tokens_jsonl")
     rows = [{"text": text, "label": ["pos", "neg"][i % 2] if i % 3 else None} for i, text in enumerate(TEXTS)]
     data = _write_jsonl(root / "in" / "a.jsonl", rows)
-    vocab = _vocab(shared_data, "bert-base-chinese")
+    vocab = _vocab(test_data, "bert-base-chinese")
     overrides = [
         "pipeline.outputs=['tokens']", f"tokenize.tokenizer={json.dumps(vocab)}", "input.label_field=label",
         "tokenize.split_fractions={train = 0.6, validation = 0.2, test = 0.2}", f"tokenize.split_seed={SEED}",
@@ -168,12 +168,12 @@ def test_packing_and_tokens_are_the_same_on_a_second_output(spark, jsonl_run, tm
         assert first == second
 
 
-def test_csv_splits_and_labels_come_from_the_input(spark, shared_data, tmp_path):
+def test_csv_splits_and_labels_come_from_the_input(spark, test_data, tmp_path):
     for name in ("Train_Data.csv", "Test_Data.csv"):
-        lines = (shared_data / "finsent" / name).read_text(encoding="utf-8").splitlines()[:13]
+        lines = (test_data / "fin-sentences" / name).read_text(encoding="utf-8").splitlines()[:13]
         (tmp_path / "in").mkdir(exist_ok=True)
         (tmp_path / "in" / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    vocab = _vocab(shared_data, "bert-base-uncased")
+    vocab = _vocab(test_data, "bert-base-uncased")
     overrides = ["pipeline.outputs=['tokens']", f"tokenize.tokenizer={json.dumps(vocab)}",
                  "input.text_field=content", "input.label_field=label",
                  "input.splits={'Train_*' = 'train', 'Test_*' = 'test'}"]
@@ -187,7 +187,7 @@ def test_csv_splits_and_labels_come_from_the_input(spark, shared_data, tmp_path)
     assert all(row["words"] is None for row in tokens)  # words is off by default
 
 
-def test_a_missing_tokenizer_stops_the_run_before_any_work(spark, shared_data, tmp_path):
+def test_a_missing_tokenizer_stops_the_run_before_any_work(spark, test_data, tmp_path):
     data = _write_jsonl(tmp_path / "in" / "a.jsonl", [{"text": "never read"}])
     with pytest.raises(ConfigError, match="does not exist"):
         _run(spark, [data], tmp_path / "out", "x1",
@@ -197,7 +197,7 @@ def test_a_missing_tokenizer_stops_the_run_before_any_work(spark, shared_data, t
         _run(spark, [data], tmp_path / "out", "x1", ["pipeline.outputs=['tokens']"])
     with pytest.raises(ConfigError, match="separator"):
         _run(spark, [data], tmp_path / "out", "x1",
-             ["pipeline.outputs=['tokens']", f"tokenize.tokenizer={json.dumps(_vocab(shared_data, 'bert-base-uncased'))}",
+             ["pipeline.outputs=['tokens']", f"tokenize.tokenizer={json.dumps(_vocab(test_data, 'bert-base-uncased'))}",
               "tokenize.pack=true", "tokenize.separator='<nope>'"])
     assert not (tmp_path / "out").exists()
 
@@ -209,9 +209,9 @@ def _is_cjk(char: str) -> bool:
             or 0x2A700 <= code <= 0x2CEAF or 0xF900 <= code <= 0xFAFF or 0x2F800 <= code <= 0x2FA1F)
 
 
-def test_chinese_warc_pages_have_under_half_a_percent_unk_cjk_tokens(spark, shared_data, tmp_path):
-    vocab = _vocab(shared_data, "bert-base-chinese")
-    warc = shared_data / "warc" / "resiliparse" / "warcfile.warc.gz"
+def test_chinese_warc_pages_have_under_half_a_percent_unk_cjk_tokens(spark, test_data, tmp_path):
+    vocab = _vocab(test_data, "bert-base-chinese")
+    warc = test_data / "warc" / "resiliparse" / "warcfile.warc.gz"
     _run(spark, [warc], tmp_path / "out", "w1",
          ["pipeline.stages=['normalize']", "pipeline.outputs=['tokens']", f"tokenize.tokenizer={json.dumps(vocab)}"])
     documents = {row["doc_id"]: row["text"] for row in _run_rows(spark, tmp_path / "out", "documents", "w1")}

@@ -18,10 +18,10 @@ TEXTS = [
 
 @pytest.mark.spark
 @pytest.mark.parametrize("tokenizer_file", ["bert-base-chinese", "bpe/llama-test-tokenizer.json"])
-def test_map_in_arrow_equals_pure_path(spark, shared_data, tokenizer_file):
+def test_map_in_arrow_equals_pure_path(spark, test_data, tokenizer_file):
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    path = str(shared_data / "vocab" / tokenizer_file)
+    path = str(test_data / "vocab" / tokenizer_file)
     rows = [(f"{i:032x}", text, "train" if i % 2 else "test", f"label{i % 3}") for i, text in enumerate(TEXTS * 5)]
     frame = spark.createDataFrame(rows, "doc_id string, text string, split string, label string").repartition(3)
     params = EncodeParams(tokenizer_identity=tokenizer_identity(path), max_length=64)

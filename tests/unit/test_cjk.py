@@ -1,5 +1,5 @@
 """Chinese/Japanese rules, realistic documents every default rule keeps, and the snapshot of
-which real pages of ../shared/data/warc the default rules keep and why the others go.
+which real pages of tests/data/warc the default rules keep and why the others go.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from corpusforge.text.langid import LangIdParams, detect_language
 from corpusforge.text.normalize import normalize_text
 from corpusforge.text.segment import configure_segmenter
 
-WARC_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "warc"
+WARC_DIR = Path(__file__).resolve().parents[2] / "tests" / "data" / "warc"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -168,8 +168,6 @@ def _warc_pages(path: Path) -> dict[str, str]:
 
 def test_real_pages_of_warcfile_snapshot():
     path = WARC_DIR / "resiliparse" / "warcfile.warc.gz"
-    if not path.is_file():
-        pytest.skip(f"shared test data not found at {path}")
     pages = _warc_pages(path)
     assert set(pages) == set(WARCFILE_SNAPSHOT)
     observed = {}

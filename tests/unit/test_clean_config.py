@@ -15,7 +15,7 @@ from corpusforge.pipeline.registry import STAGES as STAGE_FACTORIES
 from corpusforge.text.normalize import normalize_text
 
 REPO = Path(__file__).resolve().parents[2]
-FINSENT = REPO.parent / "shared" / "data" / "finsent" / "Test_Data.csv"
+FIN_SENTENCES = REPO / "tests" / "data" / "fin-sentences"
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -91,17 +91,18 @@ def test_web_config_runs_every_family_before_pii_and_dedup():
 
 
 def test_short_text_config_keeps_real_labelled_sentences():
-    # The Financial PhraseBank sentences are 5-50 words: no document-quality rule runs and no
-    # language ID (it would drop evaluation rows); its [langid] section, for mixed-language
-    # sets that add the stage, has a low bar that keeps nearly all of them.
+    # Labelled sentences (the Financial PhraseBank's kind, here tests/data/fin-sentences) are
+    # 5-50 words: no document-quality rule runs and no language ID (it would drop evaluation
+    # rows); its [langid] section, for mixed-language sets that add the stage, has a low bar
+    # that keeps nearly all of them.
     cfg = load_config(REPO / "configs" / "short_text.toml")
     assert not any(stage.startswith("filters.") or stage == "langid" for stage in cfg.pipeline.stages)
     assert cfg.input.format == "csv" and cfg.langid.keep == ("en",)
-    if not FINSENT.is_file():
-        pytest.skip(f"shared data not found at {FINSENT}")
-    with FINSENT.open(encoding="utf-8", errors="replace", newline="") as handle:
-        sentences = [row[cfg.input.text_field] for row in csv.DictReader(handle)][:300]
+    sentences = []
+    for name in ("Train_Data.csv", "Test_Data.csv"):
+        with (FIN_SENTENCES / name).open(encoding="utf-8", newline="") as handle:
+            sentences += [row[cfg.input.text_field] for row in csv.DictReader(handle)]
     reasons = [langid_reason(*detect_language(normalize_text(s, cfg.normalize), cfg.langid), cfg.langid)
                for s in sentences]
-    assert len(sentences) == 300
+    assert len(sentences) == 85
     assert sum(r is None for r in reasons) >= 0.97 * len(sentences)

@@ -22,6 +22,10 @@ def test_normalize_charset_maps_to_supersets() -> None:
     assert normalize_charset("windows-1251") == "cp1251"
     assert normalize_charset("x-euc-jp") == "euc_jp"
     assert normalize_charset("bogus-charset") is None
+    # Changed on purpose: labels the WHATWG table does not know but Python does decode with
+    # Python's codec of that name (they were taken as UTF-8 before).
+    assert normalize_charset("cp949") == "cp949" and normalize_charset("big5hkscs") == "big5hkscs"
+    assert decode_html("<p>한국어</p>".encode("cp949"), "text/html; charset=cp949").charset_source == "http"
     assert normalize_charset("") is None and normalize_charset(None) is None
 
 

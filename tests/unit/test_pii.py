@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from corpusforge.text.pii import PLACEHOLDERS, cn_id_is_valid, luhn_is_valid, mask_pii
+from corpusforge.text.pii import PLACEHOLDERS, cn_id_is_valid, luhn_is_valid, mask_pii, phone_is_valid
 
 
 def _cn_id_with_check(first17: str) -> str:
@@ -33,6 +33,10 @@ def test_chinese_resident_id():
     bad_date = _cn_id_with_check("44030519901337123")  # month 13: not a birth date
     assert "<CN_ID>" not in _masked(bad_date)
     assert _masked(_cn_id_with_check("11010519491231002").lower()) == "<CN_ID>"  # x check digit
+    # Changed on purpose (python-stdnum's cn.ric): the region code must exist. A number with a
+    # valid date and check digit under region 999999 was masked before; it is no ID now.
+    no_region = _cn_id_with_check("99999919900307123")
+    assert not cn_id_is_valid(no_region) and _masked(f"编号 {no_region}") == f"编号 {no_region}"
 
 
 def test_payment_cards_need_luhn():
@@ -67,6 +71,17 @@ def test_phone_numbers():
     assert counts["phone"] == 5
     assert _masked("12917985004") == "12917985004"  # 12x is not a mobile prefix
     assert _masked("score +3 1") == "score +3 1"  # too few digits for a phone number
+
+
+def test_phone_numbers_must_be_valid_in_their_numbering_plan():
+    # Changed on purpose (phonenumbers): these have a phone's shape, and the hand-written rules
+    # (1[3-9] prefix, 8-15 digits after a '+') masked them; no numbering plan assigns them.
+    for text in ("ref +999 1234 5678",  # no country code 999
+                 "call +1 555 123 4567",  # North American area code 555 is not assigned
+                 "批次 14012345678",  # 140 is no Chinese mobile prefix
+                 "code 0755-1234567"):  # Shenzhen numbers have 8 digits
+        assert _masked(text) == text, text
+    assert phone_is_valid("+49 30 901820") and _masked("Berlin +49 30 901820.") == "Berlin <PHONE>."
 
 
 def test_counts_have_every_type():

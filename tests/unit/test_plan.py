@@ -81,3 +81,59 @@ def test_symlinked_input_keys_follow_the_given_path_and_uris_are_canonical(tmp_p
     plan = plan_inputs([str(tmp_path / "current")], None, IngestOptions())
     assert [f.source_key for f in plan.files] == ["current/a.jsonl", "current/sub/b.warc.gz"]
     assert plan.files[0].uri == f"file://{(crawl / 'a.jsonl').resolve()}"
+
+
+# ---------------------------------------------------------------- any file name reads
+
+ODD_NAMES = ("bad lines ü.jsonl", "50% #1?.jsonl", "日本語 データ.jsonl")
+
+
+def test_odd_file_names_get_encoded_uris_and_decoded_source_keys(tmp_path):
+    from corpusforge.ingest.files import read_file
+    from corpusforge.ingest.uris import local_path
+
+    root = tmp_path / "in put"
+    root.mkdir()
+    for i, name in enumerate(ODD_NAMES):
+        (root / name).write_text(f'{{"text": "doc {i}"}}\n', encoding="utf-8")
+    plan = plan_inputs([str(root)], None, IngestOptions(splits={"bad lines*": "test"}))
+    by_key = {f.source_key: f for f in plan.files}
+    # The key is the name as it is (what doc_ids hash); the URI is a URI.
+    assert set(by_key) == {f"in put/{name}" for name in ODD_NAMES}
+    bad = by_key["in put/bad lines ü.jsonl"]
+    assert bad.uri.endswith("/in%20put/bad%20lines%20%C3%BC.jsonl") and bad.split == "test"
+    assert by_key["in put/50% #1?.jsonl"].uri.endswith("/50%25%20%231%3F.jsonl")
+    for input_file in plan.files:
+        assert " " not in input_file.uri and input_file.uri.isascii() and input_file.format == "jsonl"
+        assert local_path(input_file.uri) == str(root / input_file.source_key.split("/", 1)[1])
+        (record,) = read_file(input_file.uri, input_file.format, IngestOptions())
+        assert record.drop_reason is None and record.text.startswith("doc "), input_file.source_key
+
+
+def test_odd_names_through_a_file_uri_input_and_a_manifest(tmp_path):
+    from corpusforge.ingest.uris import local_uri
+
+    (tmp_path / "a b").mkdir()
+    target = tmp_path / "a b" / "bad lines ü.jsonl"
+    target.write_text('{"text": "x"}\n', encoding="utf-8")
+    # --input given as a file:// URI is decoded; as a plain path it is taken as it is.
+    (by_uri,) = plan_inputs([local_uri(str(tmp_path / "a b"))], None, IngestOptions()).files
+    (by_path,) = plan_inputs([str(tmp_path / "a b")], None, IngestOptions()).files
+    assert by_uri == by_path and by_uri.source_key == "a b/bad lines ü.jsonl"
+    manifest = tmp_path / "list.txt"
+    manifest.write_text(f"a b/bad lines ü.jsonl\n{local_uri(str(target))}\n", encoding="utf-8")
+    files = plan_inputs([], str(manifest), IngestOptions()).files
+    assert [f.uri for f in files] == [by_uri.uri]  # one file, reached twice, is one input
+
+
+def test_a_plain_path_with_a_percent_is_a_name_not_an_escape(tmp_path):
+    (tmp_path / "100%20.jsonl").write_text('{"text": "x"}\n')
+    (input_file,) = plan_inputs([str(tmp_path / "100%20.jsonl")], None, IngestOptions()).files
+    assert input_file.uri.endswith("/100%2520.jsonl") and input_file.source_key == "100%20.jsonl"
+
+
+@pytest.mark.parametrize("name, fmt", [
+    ("x.tsv", "tsv"), ("x.TSV.gz", "tsv"), ("x.csv.zst", "csv"), ("x.jsonl.bz2", "jsonl"),
+    ("x.txt.lz4", "text"), ("x.warc.zst", None), ("x.gz", None)])
+def test_detect_format_of_compressed_line_formats(name, fmt):
+    assert detect_format(name) == fmt

@@ -1,4 +1,4 @@
-"""Hugging Face tokenizers on Arrow batches, with the real vocabularies in ../shared/data/vocab."""
+"""Hugging Face tokenizers on Arrow batches, with the real vocabularies in tests/data/vocab."""
 from __future__ import annotations
 
 import csv
@@ -26,26 +26,26 @@ CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 @pytest.fixture(scope="module")
-def vocab(shared_data):
-    return shared_data / "vocab"
+def vocab(test_data):
+    return test_data / "vocab"
 
 
 @pytest.fixture(scope="module")
-def finsent_sentences(shared_data) -> list[str]:
-    with open(shared_data / "finsent" / "Train_Data.csv", encoding="utf-8", newline="") as handle:
+def finsent_sentences(test_data) -> list[str]:
+    with open(test_data / "fin-sentences" / "Train_Data.csv", encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle))
     header = [name.lower() for name in rows[0]]
     text_index = header.index("content") if "content" in header else len(header) - 1
     return [row[text_index] for row in rows[1:301] if row]
 
 
-def _chinese_pages(shared_data) -> list[str]:
+def _chinese_pages(test_data) -> list[str]:
     fastwarc = pytest.importorskip("fastwarc.warc")
     from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
     pages = []
-    with open(shared_data / "warc" / "resiliparse" / "warcfile.warc.gz", "rb") as handle:
+    with open(test_data / "warc" / "resiliparse" / "warcfile.warc.gz", "rb") as handle:
         for record in fastwarc.ArchiveIterator(handle, record_types=fastwarc.WarcRecordType.response, parse_http=True):
             body = record.reader.read()
             text = extract_plain_text(bytes_to_str(body, detect_encoding(body)), main_content=False)
@@ -91,8 +91,8 @@ def test_tokenizer_config_decides_lowercasing(vocab, tmp_path):
     assert tokenizer.encode("Hello", add_special_tokens=False).tokens != ["hello"]
 
 
-def test_chinese_warc_pages_have_under_half_a_percent_unk(vocab, shared_data):
-    pages = _chinese_pages(shared_data)
+def test_chinese_warc_pages_have_under_half_a_percent_unk(vocab, test_data):
+    pages = _chinese_pages(test_data)
     assert len(pages) >= 5
     tokenizer = load_tokenizer(vocab / "bert-base-chinese")
     cjk_tokens = unk_tokens = 0

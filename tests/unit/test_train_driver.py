@@ -29,7 +29,7 @@ from corpusforge.train.metrics import read_jsonl
 from corpusforge.train.tasks import carve_fraction, carve_validation, inspect_table
 
 REPO = Path(__file__).resolve().parents[2]
-VOCAB_SIZE = sum(1 for _ in (REPO.parent / "shared/data/vocab/bert-base-uncased/vocab.txt").open(encoding="utf-8"))
+VOCAB_SIZE = sum(1 for _ in (REPO / "tests/data/vocab/bert-base-uncased/vocab.txt").open(encoding="utf-8"))
 LABELS = ("positive", "negative", "neutral")  # deliberately unsorted: the label map sorts them
 TINY_BERT = {"vocab_size": VOCAB_SIZE, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
              "intermediate_size": 64, "max_position_embeddings": 64}

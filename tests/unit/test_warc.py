@@ -1,4 +1,4 @@
-"""read_warc / read_arc on every file of ../shared/data/warc, plus generated damage cases.
+"""read_warc / read_arc on every file of tests/data/warc, plus generated damage cases.
 
 Expected type counts are computed independently of the reader: by counting `WARC-Type:`
 header lines in the decompressed bytes, and (where it can read the file) with warcio's own
@@ -10,7 +10,6 @@ from __future__ import annotations
 import collections
 import gzip
 import io
-import os
 import re
 import time
 import zlib
@@ -24,8 +23,7 @@ from corpusforge.ingest.base import IngestOptions, Record
 from corpusforge.ingest.warc import clean_target_uri, parse_warc_date, read_arc, read_warc
 
 ROOT = Path(__file__).resolve().parents[2]
-WARC_DIR = Path(os.environ.get("CORPUSFORGE_SHARED_DATA", ROOT.parent / "shared" / "data")) / "warc"
-pytestmark = pytest.mark.skipif(not WARC_DIR.is_dir(), reason="shared WARC samples not present")
+WARC_DIR = ROOT / "tests" / "data" / "warc"
 
 
 def outcome(records: list[Record]) -> tuple[int, dict[str, int], dict[str, int]]:
@@ -132,9 +130,10 @@ DAMAGED = {
 }
 
 
-def test_every_shared_file_has_an_expectation() -> None:
+def test_every_sample_file_has_an_expectation() -> None:
     on_disk = {
-        str(path.relative_to(WARC_DIR)) for path in WARC_DIR.rglob("*") if path.is_file() and path.name != "LICENSE"
+        str(path.relative_to(WARC_DIR)) for path in WARC_DIR.rglob("*")
+        if path.is_file() and path.name not in ("LICENSE", "NOTICE")
     }
     assert on_disk == set(INTACT) | set(DAMAGED)
 
