@@ -84,7 +84,8 @@ class TrainRunConfig:
     best_metric: str = ""  # validation metric choosing best/; '' = accuracy (classification) or loss (LM)
     eval_batch_size: int = 64
     progress: bool = True  # tqdm bar on the master process
-    log_every: int = 1  # write every Nth step to metrics.jsonl
+    log_every: int = 1  # write every Nth step to metrics.jsonl (and TensorBoard)
+    tensorboard: bool = True  # event files under <out_dir>/tensorboard (loss, lr, grad norm, tokens/s, data wait, eval)
     threads: int = 0  # torch CPU threads; 0 = torch's default
 
 

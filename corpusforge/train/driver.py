@@ -14,7 +14,7 @@ Under DDP every rank reads its own share of the table; an epoch ends when any ra
 so all ranks take the same number of steps. Checkpoints need a filesystem every rank sees.
 
 The run directory (`run.out_dir`) holds `metrics.jsonl` (one line per step and per
-evaluation), `checkpoints/step_N/` (the newest `run.keep_checkpoints`), `best/` (the model
+evaluation), `tensorboard/` (event files: `tensorboard --logdir OUT_DIR/tensorboard`), `checkpoints/step_N/` (the newest `run.keep_checkpoints`), `best/` (the model
 with the best validation metric, evaluated on the test split at the end) and `results.json`.
 `--resume` continues a run exactly: on CPU with a fixed seed, the resumed run logs the same
 losses as one that was never interrupted.
@@ -42,11 +42,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from corpusforge import failpoints
-from corpusforge.errors import ConfigError, CorpusforgeError
+from corpusforge.errors import ConfigError, CorpusforgeError, InputError
 from corpusforge.train import checkpoint as ckpt
 from corpusforge.train.config import TrainConfig, load_train_config, train_config_dict, train_config_from_dict
 from corpusforge.train.data import WORKER_KEY, DeltaTokenDataset
-from corpusforge.train.metrics import MetricsLog, is_better
+from corpusforge.train.metrics import is_better
+from corpusforge.train.monitor import RunLog
 from corpusforge.train.tasks import TableInfo, carve_validation, inspect_table, make_task, needs_carve, steps_per_epoch
 
 FAILPOINT_AFTER_CHECKPOINT = "train_after_checkpoint"  # tests: SIGKILL right after the first checkpoint
@@ -208,6 +209,25 @@ def evaluate(model: torch.nn.Module, task: Any, dataset: DeltaTokenDataset, cfg:
         torch.distributed.all_reduce(state, op=torch.distributed.ReduceOp.SUM)
     model.train(was_training)
     return task.finish_eval(state)
+
+
+def evaluate_model_dir(cfg: TrainConfig, model_dir: str | os.PathLike[str], *, split: str, version: int) -> dict[str, Any]:
+    """Metrics of the saved model in `model_dir` on `split` of `cfg.data.table` at `version`.
+
+    The sweep's one look at the test split: the chosen trial's best model, read from its
+    safetensors (no unpickling), on rows the trials never saw.
+    """
+    runtime = setup_runtime(cfg)
+    if cfg.run.threads:
+        torch.set_num_threads(cfg.run.threads)
+    info = inspect_table(cfg, version=version)
+    if info.split_rows.get(split, 0) == 0:
+        raise InputError(f"Delta table {info.source_uri!r} v{info.version} has no rows of split {split!r}")
+    task = make_task(cfg, info)
+    model = task.build_model().to(runtime.device)
+    ckpt.load_model_weights(model, model_dir)
+    dataset = DeltaTokenDataset(info.uri, version=info.version, params=task.reader_params(split, shuffle=False))
+    return evaluate(model, task, dataset, cfg, runtime)
 
 
 def _resolve_config(cfg: TrainConfig | None, resume: str | None) -> tuple[TrainConfig, Path | None, dict | None]:
@@ -379,14 +399,11 @@ def restore_position(run: RunSetup, data: RunData, built: RunModel) -> Position:
     return position
 
 
-def open_metrics_log(run: RunSetup, data: RunData, built: RunModel, position: Position) -> MetricsLog:
-    """metrics.jsonl, cut back to the checkpoint's step on resume; announce the run on stderr."""
-    log = MetricsLog(run.out_dir / "metrics.jsonl")
+def open_run_log(run: RunSetup, data: RunData, built: RunModel, position: Position) -> RunLog | None:
+    """metrics.jsonl and TensorBoard events (master only), cut back to the checkpoint's step on resume; announce the run."""
+    log = None
     if run.runtime.master_process:
-        if run.state is not None:
-            log.truncate_after(position.step)  # lines a killed run wrote after its last checkpoint
-        else:
-            log.path.unlink(missing_ok=True)
+        log = RunLog(run.out_dir, tensorboard=run.cfg.run.tensorboard, resume_step=position.step if run.state is not None else None)
         info, runtime = data.info, run.runtime
         print(f"finetune: {data.task.name} on {info.source_uri} v{info.source_version} ({data.train_rows} train rows"
               f"{', validation carved' if info.carved else ''}); device {runtime.kind} x{runtime.world_size}, "
@@ -395,7 +412,7 @@ def open_metrics_log(run: RunSetup, data: RunData, built: RunModel, position: Po
     return log
 
 
-def validate(run: RunSetup, data: RunData, built: RunModel, position: Position, log: MetricsLog) -> None:
+def validate(run: RunSetup, data: RunData, built: RunModel, position: Position, log: RunLog | None) -> None:
     """Evaluate on validation; keep the model in best/ when the best metric improved."""
     position.last_eval_step = position.step
     if "validation" not in data.eval_data:
@@ -405,8 +422,7 @@ def validate(run: RunSetup, data: RunData, built: RunModel, position: Position, 
     if improved:
         position.best_value, position.best_step = metrics[data.task.best_metric], position.step
     if run.runtime.master_process:
-        log.write({"step": position.step, "epoch": position.epoch, "eval": "validation",
-                   **{k: v for k, v in metrics.items() if k not in ("per_class", "labels")}})
+        log.evaluation(position.step, position.epoch, "validation", metrics)
         if improved:
             _save_best(built.raw_model, run.out_dir, position.step, metrics)
 
@@ -476,7 +492,7 @@ def train_step(run: RunSetup, data: RunData, built: RunModel, batches: Any) -> d
             "micro_steps": micro_steps}
 
 
-def train_loop(run: RunSetup, data: RunData, built: RunModel, position: Position, log: MetricsLog) -> None:
+def train_loop(run: RunSetup, data: RunData, built: RunModel, position: Position, log: RunLog | None) -> None:
     """Epochs of steps until the step budget or the epoch count is reached; validate and checkpoint on schedule."""
     from tqdm import tqdm
 
@@ -503,7 +519,7 @@ def train_loop(run: RunSetup, data: RunData, built: RunModel, position: Position
                 progress.update(1)
                 progress.set_postfix(loss=f"{record['loss']:.4f}", samples_s=f"{record['samples_per_s']:.1f}", refresh=False)
                 if position.step % cfg.run.log_every == 0:
-                    log.write({"step": position.step, "epoch": position.epoch, **record})
+                    log.step(position.step, position.epoch, record)
             if cfg.run.eval_every and position.step % cfg.run.eval_every == 0:
                 validate(run, data, built, position, log)
             if cfg.run.checkpoint_every and position.step % cfg.run.checkpoint_every == 0:
@@ -573,10 +589,12 @@ def train(cfg: TrainConfig | None = None, *, resume: str | None = None) -> dict[
     data = open_data(run)
     built = build_training(run, data)
     position = restore_position(run, data, built)
-    log = open_metrics_log(run, data, built, position)
+    log = open_run_log(run, data, built, position)
     train_loop(run, data, built, position, log)
     results = final_results(run, data, built, position, wall_start)
     if run.runtime.master_process:
+        log.final(position.step, results["metrics"])
+        log.close()
         write_results(run, results)
     if run.runtime.ddp:
         torch.distributed.destroy_process_group()
