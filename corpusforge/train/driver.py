@@ -217,6 +217,14 @@ def evaluate_model_dir(cfg: TrainConfig, model_dir: str | os.PathLike[str], *, s
     The sweep's one look at the test split: the chosen trial's best model, read from its
     safetensors (no unpickling), on rows the trials never saw.
     """
+    info = inspect_table(cfg, version=version)
+    model = make_task(cfg, info).build_model()
+    ckpt.load_model_weights(model, model_dir)
+    return evaluate_split(cfg, model, split=split, version=version)
+
+
+def evaluate_split(cfg: TrainConfig, model: torch.nn.Module, *, split: str, version: int) -> dict[str, Any]:
+    """Metrics of `model` (any module with the task's forward, e.g. an int8 export) on `split` at `version`."""
     runtime = setup_runtime(cfg)
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
@@ -224,10 +232,8 @@ def evaluate_model_dir(cfg: TrainConfig, model_dir: str | os.PathLike[str], *, s
     if info.split_rows.get(split, 0) == 0:
         raise InputError(f"Delta table {info.source_uri!r} v{info.version} has no rows of split {split!r}")
     task = make_task(cfg, info)
-    model = task.build_model().to(runtime.device)
-    ckpt.load_model_weights(model, model_dir)
     dataset = DeltaTokenDataset(info.uri, version=info.version, params=task.reader_params(split, shuffle=False))
-    return evaluate(model, task, dataset, cfg, runtime)
+    return evaluate(model.to(runtime.device), task, dataset, cfg, runtime)
 
 
 def _resolve_config(cfg: TrainConfig | None, resume: str | None) -> tuple[TrainConfig, Path | None, dict | None]:
@@ -544,9 +550,18 @@ def train_loop(run: RunSetup, data: RunData, built: RunModel, position: Position
 
 def final_results(run: RunSetup, data: RunData, built: RunModel, position: Position, wall_start: float) -> dict[str, Any]:
     """Evaluate the best model (by validation) on every evaluation split; the results.json record."""
-    if position.best_step is not None and (run.out_dir / "best" / "model").is_dir():
-        ckpt.load_model_weights(built.raw_model, run.out_dir / "best" / "model")
-    final = {name: evaluate(built.raw_model, data.task, dataset, run.cfg, run.runtime) for name, dataset in data.eval_data.items()}
+    best_dir = run.out_dir / "best"
+    known: dict[str, Any] = {}
+    if position.best_step is not None and (best_dir / "model").is_dir():
+        ckpt.load_model_weights(built.raw_model, best_dir / "model")
+        saved = json.loads((best_dir / "metrics.json").read_text(encoding="utf-8"))
+        if saved.get("step") == position.best_step and not run.runtime.ddp:
+            # best/ was validated when it was saved: the same weights on the same rows give the
+            # same numbers, so validation is not read a second time (under DDP every rank must
+            # take part in each evaluation, and only the master wrote best/).
+            known["validation"] = saved["validation"]
+    final = {name: known[name] if name in known else evaluate(built.raw_model, data.task, dataset, run.cfg, run.runtime)
+             for name, dataset in data.eval_data.items()}
     info, totals, runtime = data.info, position.totals, run.runtime
     per_second = (lambda amount: amount / totals["train_time_s"]) if totals["train_time_s"] else (lambda amount: None)
     return {
