@@ -3,6 +3,7 @@ file size, and CPU latency per batch.
 
     python benchmarks/bench_compress.py --run out/sweep_finsent/trials/<trial_id> --out out/compress
     python benchmarks/bench_compress.py --run RUN --out OUT --variants int8          # one variant per process
+    python benchmarks/bench_compress.py --run RUN --out OUT --latency                # time all three round-robin
     python benchmarks/bench_compress.py --run RUN --out OUT --report                 # merge the variants' JSON
 
 `--run` is a finished run directory (results.json + best/model). The split (default `test`) is
@@ -77,6 +78,29 @@ def measure(run: Path, out: Path, variant: str, *, split: str, prune_amount: flo
     return row
 
 
+def interleaved_latency(run: Path, out: Path, *, split: str, prune_amount: float, batch_size: int, repeats: int) -> None:
+    """Time fp32, int8 and pruned on the same batch in one process, round-robin, so that a busy
+    machine slows them alike; overwrite each variant's `latency` with these numbers."""
+    results = json.loads((run / "results.json").read_text(encoding="utf-8"))
+    cfg = train_config_from_dict(results["config"], ["run.threads=1"])
+    torch.set_num_threads(1)
+    models = {"fp32": compress.load_classifier(run / "best" / "model"), "int8": compress.load_int8(out / "int8"),
+              "pruned": compress.load_sparse(out / f"pruned{int(prune_amount * 100)}")}
+    batch = _latency_batch(cfg, results, split, batch_size)
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for name, model in models.items():
+        compress.cpu_latency_ms(model, batch, repeats=1, warmup=2)
+    for _ in range(repeats):
+        for name, model in models.items():
+            times[name].append(compress.cpu_latency_ms(model, batch, repeats=1, warmup=0)["median_ms"])
+    for name, values in times.items():
+        path = out / f"variant_{name}.json"
+        row = json.loads(path.read_text())
+        row["latency"] = {"median_ms": float(sorted(values)[len(values) // 2]), "min_ms": min(values), "repeats": repeats,
+                          "batch_size": batch_size, "seq_length": cfg.data.seq_length, "threads": 1, "interleaved": True}
+        path.write_text(json.dumps(row, indent=2, sort_keys=True), encoding="utf-8")
+
+
 def report(out: Path) -> dict:
     """Merge the per-variant JSON files into one table with deltas against fp32."""
     rows = {path.stem.removeprefix("variant_"): json.loads(path.read_text()) for path in sorted(out.glob("variant_*.json"))}
@@ -104,9 +128,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--fp32-metrics", type=Path, help="sweep.json whose 'test' metrics are the fp32 row's")
     parser.add_argument("--report", action="store_true", help="only merge the variants' JSON in --out")
+    parser.add_argument("--latency", action="store_true",
+                        help="after the variants exist in --out: time all three round-robin in this process, then report")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    if not args.report:
+    if args.latency:
+        interleaved_latency(args.run, args.out, split=args.split, prune_amount=args.prune, batch_size=args.batch_size,
+                            repeats=args.repeats)
+    elif not args.report:
         fp32_metrics = json.loads(args.fp32_metrics.read_text())["test"] if args.fp32_metrics else None
         for variant in args.variants.split(","):
             row = measure(args.run, args.out, variant, split=args.split, prune_amount=args.prune,
