@@ -43,6 +43,7 @@ import pyarrow.compute as pc
 
 from corpusforge.errors import InputError, SchemaError
 from corpusforge.tables.deltars import delta_dataset
+from corpusforge.tokenize.pinned import open_delta_version
 
 INDEX_NAME = "index.json"
 INDEX_FORMAT = "corpusforge.arrow_shards"
@@ -207,8 +208,6 @@ def export_delta_shards(
     0
     """
     import deltalake
-
-    from corpusforge.train.data import open_delta_version
 
     delta_table: deltalake.DeltaTable = open_delta_version(table_uri, version)
     dataset = delta_dataset(delta_table)
@@ -392,8 +391,6 @@ def export_delta_megatron(
     >>> export_delta_megatron(table, f"{tempfile.mkdtemp()}/corpus", version=0)
     2
     """
-    from corpusforge.train.data import open_delta_version
-
     delta_table = open_delta_version(table_uri, version)
     dataset = delta_dataset(delta_table)
     if token_column not in dataset.schema.names or (split is not None and "split" not in dataset.schema.names):

@@ -11,7 +11,7 @@ Example ``train.toml``::
     table = "out/tokens"
     version = 3
     [model]
-    path = "models/minilm"
+    path = "models/minilm"   # or: init = "random" with model_type + config, an untrained model
     [optim]
     lr = 5e-5
 """
@@ -45,7 +45,8 @@ class DataConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class ModelConfig:
-    path: str = ""  # local directory with config.json + model.safetensors; '' = build from model_type/config
+    init: Literal["pretrained", "random"] = "pretrained"  # "random": build model_type from `config`, untrained (tests, from scratch)
+    path: str = ""  # local directory with config.json + model.safetensors (init = "pretrained")
     model_type: str = "bert"  # architecture when built from a config (tests, from-scratch runs)
     config: dict[str, int | float | bool | str] = field(default_factory=dict)  # e.g. {hidden_size = 32}
     dropout: float = -1.0  # override hidden/attention dropout; -1 keeps the model's own
@@ -70,7 +71,9 @@ class OptimConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunConfig:
+class TrainRunConfig:
+    """The `[run]` section: where a training run writes and how it behaves (not the corpus run)."""
+
     out_dir: str = "out/finetune"  # metrics.jsonl, checkpoints/, best/, results.json
     seed: int = 1337  # seed of rank r is seed + r; the reader's shuffle uses seed for every rank
     device: Literal["auto", "cpu", "cuda", "xla"] = "auto"
@@ -81,7 +84,8 @@ class RunConfig:
     best_metric: str = ""  # validation metric choosing best/; '' = accuracy (classification) or loss (LM)
     eval_batch_size: int = 64
     progress: bool = True  # tqdm bar on the master process
-    log_every: int = 1  # write every Nth step to metrics.jsonl
+    log_every: int = 1  # write every Nth step to metrics.jsonl (and TensorBoard)
+    tensorboard: bool = True  # event files under <out_dir>/tensorboard (loss, lr, grad norm, tokens/s, data wait, eval)
     threads: int = 0  # torch CPU threads; 0 = torch's default
 
 
@@ -91,13 +95,13 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    run: RunConfig = field(default_factory=RunConfig)
+    run: TrainRunConfig = field(default_factory=TrainRunConfig)
 
 
 def load_train_config(path: str | Path | None = None, overrides: list[str] = ()) -> TrainConfig:
     """Resolve the training config from defaults, an optional TOML file and `--set` overrides.
 
-    >>> cfg = load_train_config(overrides=["optim.lr=1e-4", "data.table=out/tokens"])
+    >>> cfg = load_train_config(overrides=["optim.lr=1e-4", "data.table=out/tokens", "model.path=models/minilm"])
     >>> cfg.optim.lr, cfg.data.table
     (0.0001, 'out/tokens')
     >>> load_train_config(overrides=["optim.learning_rate=1"])
@@ -111,8 +115,12 @@ def load_train_config(path: str | Path | None = None, overrides: list[str] = ())
 def train_config_from_dict(raw: dict[str, Any], overrides: list[str] = ()) -> TrainConfig:
     """A TrainConfig from plain data (e.g. the config saved in a checkpoint) and `--set` overrides.
 
-    >>> train_config_from_dict({"data": {"table": "t"}}, ["optim.epochs=1"]).optim.epochs
+    >>> train_config_from_dict({"data": {"table": "t"}, "model": {"init": "random"}}, ["optim.epochs=1"]).optim.epochs
     1
+    >>> train_config_from_dict({"data": {"table": "t"}})
+    Traceback (most recent call last):
+    ...
+    corpusforge.errors.ConfigError: config: 'model.path' is empty; name a local model directory (config.json + *.safetensors), or ask for an untrained model with model.init = "random" (model_type + config)
     """
     return check_train_config(build_config(TrainConfig, raw, overrides))
 
@@ -146,6 +154,12 @@ def check_train_config(cfg: TrainConfig) -> TrainConfig:
         raise ConfigError(f"config: 'optim.min_lr_ratio' must be in [0, 1], got {cfg.optim.min_lr_ratio}")
     if cfg.run.keep_checkpoints < 1:
         raise ConfigError(f"config: 'run.keep_checkpoints' must be >= 1, got {cfg.run.keep_checkpoints}")
+    if cfg.model.init == "pretrained" and not cfg.model.path:
+        raise ConfigError("config: 'model.path' is empty; name a local model directory (config.json + *.safetensors), "
+                          "or ask for an untrained model with model.init = \"random\" (model_type + config)")
+    if cfg.model.init == "random" and cfg.model.path:
+        raise ConfigError(f"config: 'model.path' = {cfg.model.path!r} with model.init = \"random\"; "
+                          "a random model is built from model_type + config, not loaded: drop one of them")
     if not cfg.data.table:
         raise ConfigError("config: 'data.table' is empty; name the tokens/packed Delta table to train on")
     return cfg

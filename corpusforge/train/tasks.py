@@ -35,7 +35,8 @@ import torch.nn.functional as F
 from corpusforge.tables.deltars import delta_dataset
 from corpusforge.errors import ConfigError, InputError
 from corpusforge.train.config import TrainConfig
-from corpusforge.train.data import IGNORE_INDEX, ReaderParams, open_delta_version
+from corpusforge.tokenize.pinned import open_delta_version
+from corpusforge.train.data import IGNORE_INDEX, ReaderParams
 from corpusforge.train.metrics import classification_metrics, language_model_metrics
 
 SPLIT_VIEW_DIR = "split_view"
@@ -177,14 +178,14 @@ def _view_info(info: TableInfo, view: Path, recipe: dict[str, Any]) -> TableInfo
 
 
 def build_model(cfg: TrainConfig, auto_class: Any, **config_overrides: Any) -> torch.nn.Module:
-    """A model from `cfg.model.path` (safetensors only, no remote code) or built from a config.
+    """A model from `cfg.model.path` (safetensors only, no remote code), or untrained from a config (init = "random").
 
     Raises InputError naming the directory when it is missing or holds no safetensors weights.
     """
     import transformers
 
     model_cfg = cfg.model
-    if model_cfg.path:
+    if model_cfg.init == "pretrained":
         directory = Path(model_cfg.path)
         if not directory.is_dir():
             raise InputError(f"model directory {model_cfg.path!r} does not exist")

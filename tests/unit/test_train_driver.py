@@ -58,7 +58,7 @@ def _config(table: Path, out_dir: Path, **sections: dict) -> dict:
     raw = {
         "task": "classification",
         "data": {"table": str(table), "version": 0, "seq_length": 16, "validation_fraction": 0.2},
-        "model": {"model_type": "bert", "config": dict(TINY_BERT)},
+        "model": {"init": "random", "model_type": "bert", "config": dict(TINY_BERT)},  # an untrained tiny BERT, asked for by name
         "optim": {"epochs": 2, "batch_size": 8, "lr": 2e-3, "warmup_steps": 2, "schedule": "cosine"},
         "run": {"out_dir": str(out_dir), "seed": 7, "progress": False, "threads": 1, "eval_batch_size": 32},
     }
@@ -153,7 +153,7 @@ def _toml(raw: dict) -> str:
 @pytest.mark.parametrize(
     ("change", "named"),
     [
-        ({"model": {"path": "/nonexistent/minilm"}}, "model directory '/nonexistent/minilm' does not exist"),
+        ({"model": {"init": "pretrained", "path": "/nonexistent/minilm"}}, "model directory '/nonexistent/minilm' does not exist"),
         ({"data": {"label_column": "sentiment"}}, "has no label column 'sentiment'"),
         ({"data": {"version": 7}}, "has no version 7 (latest is 0)"),
     ],
@@ -172,7 +172,7 @@ def test_model_directory_without_safetensors_is_refused(tokens, tmp_path, capsys
     (model_dir / "config.json").write_text(json.dumps({"model_type": "bert", **TINY_BERT}))
     (model_dir / "pytorch_model.bin").write_bytes(b"not loaded")
     config_path = tmp_path / "train.toml"
-    config_path.write_text(_toml(_config(tokens, tmp_path / "run", model={"path": str(model_dir)})))
+    config_path.write_text(_toml(_config(tokens, tmp_path / "run", model={"init": "pretrained", "path": str(model_dir)})))
     assert main(["--config", str(config_path)]) == 2
     assert "has no *.safetensors weights" in capsys.readouterr().err
 
@@ -236,3 +236,17 @@ def test_lr_schedule_warms_up_then_decays_to_the_floor():
     factors = [lr_schedule(s, total_steps=20, warmup_steps=4, schedule="cosine", min_ratio=0.1) for s in range(21)]
     assert factors[:4] == [0.25, 0.5, 0.75, 1.0] and factors[4] == 1.0
     assert all(a >= b for a, b in zip(factors[4:], factors[5:])) and factors[20] == pytest.approx(0.1)
+
+
+def test_an_empty_model_path_is_an_error_unless_a_random_model_is_asked_for(tokens, tmp_path, capsys):
+    # configs/train_finsent.toml ships with model.path = "": it must not train an untrained bert-base
+    config_path = tmp_path / "train.toml"
+    config_path.write_text(_toml(_config(tokens, tmp_path / "run", model={"init": "pretrained", "path": ""})))
+    assert main(["--config", str(config_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'model.path' is empty" in err[0] and 'model.init = "random"' in err[0]
+    assert not (tmp_path / "run").exists()  # stopped before any work
+    assert main(["--config", str(REPO / "configs" / "train_finsent.toml")]) == 2
+    assert "'model.path' is empty" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="with model.init = \"random\""):
+        train_config_from_dict(_config(tokens, tmp_path / "run", model={"path": "/some/model"}))
