@@ -249,20 +249,23 @@ class HostQueue:
 
 @dataclass(kw_only=True)
 class _Clock:
-    """When the host may next be asked (monotonic), moved on after every request."""
+    """When the host may next be asked (monotonic): the end of its last response plus the
+    wait, which robots.txt's Crawl-delay may raise after the first request."""
 
     wait_s: float
-    ready_at: float = 0.0
+    not_before: float = 0.0
+    last_end: float | None = None
     requests: int = 0
 
     def before_request(self) -> None:
-        delay = self.ready_at - time.monotonic()
+        ready = self.not_before if self.last_end is None else max(self.not_before, self.last_end + self.wait_s)
+        delay = ready - time.monotonic()
         if delay > 0:
             time.sleep(delay)
 
     def after_request(self) -> None:
         self.requests += 1
-        self.ready_at = time.monotonic() + self.wait_s
+        self.last_end = time.monotonic()
 
 
 @dataclass(kw_only=True)
@@ -282,7 +285,7 @@ def fetch_host_queue(queue: HostQueue, p: CrawlParams, *, sink: WarcSink,
     if address is None:
         outcome = "failed" if refusal == "crawl.dns_failed" else "skipped"
         return [result_row(item, outcome=outcome, reason=refusal) for item in queue.items]
-    clock = _Clock(wait_s=p.delay_s, ready_at=time.monotonic() + max(0.0, queue.not_before - time.time()))
+    clock = _Clock(wait_s=p.delay_s, not_before=time.monotonic() + max(0.0, queue.not_before - time.time()))
     robots = _RobotsCache()
     results = []
     for item in queue.items:
@@ -373,8 +376,11 @@ def _fetched_row(item: dict, ex: Exchange, p: CrawlParams, warc_path: str) -> di
                 links = [kept]
             else:
                 dropped = {reason: 1}
-    elif 200 <= ex.status < 300 and item.get("depth", 0) < p.max_depth:
+    elif 200 <= ex.status < 300:
         links, dropped = outlinks(ex.body, content_type, ex.url, p)
+        if links and item.get("depth", 0) >= p.max_depth:
+            dropped = {**dropped, "crawl.url_too_deep": len(links)}
+            links = []
     return result_row(item, outcome="fetched", reason="crawl.truncated" if ex.truncated else None,
                       fetch_time=ex.started, http_status=ex.status, content_type=content_type,
                       content_length=len(ex.body), truncated=ex.truncated,
