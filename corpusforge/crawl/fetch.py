@@ -116,9 +116,7 @@ def http_get(url: str, address: str, p: CrawlParams, *,
             except OSError:
                 pass
 
-    timer = threading.Timer(p.deadline_s, expire)
-    timer.daemon = True
-    timer.start()
+    ticket = _WATCHDOG.arm(p.deadline_s, expire)
     try:
         try:
             sock = connector((address, port), p.timeout_s)
@@ -157,7 +155,7 @@ def http_get(url: str, address: str, p: CrawlParams, *,
         if expired.is_set():  # the timer shut the socket down: what came is not the whole page
             raise FetchError("crawl.deadline_exceeded", f"after {p.deadline_s} s")
     finally:
-        timer.cancel()
+        _WATCHDOG.disarm(ticket)
         for sock in holder:
             try:
                 sock.close()
@@ -168,6 +166,57 @@ def http_get(url: str, address: str, p: CrawlParams, *,
                     status=response.status, status_text=response.reason or "",
                     headers=list(response.msg.items()), body=b"".join(chunks)[:p.max_bytes],
                     truncated=truncated, started=started_wall)
+
+
+class _Watchdog:
+    """One thread per process that runs each armed callback when its deadline passes: the
+    total-deadline timer of every request, without a thread per request."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._armed: set[int] = set()
+        self._next = 0
+        self._thread: threading.Thread | None = None
+
+    def arm(self, seconds: float, callback: Callable[[], None]) -> int:
+        import heapq
+
+        with self._lock:
+            self._next += 1
+            heapq.heappush(self._heap, (time.monotonic() + seconds, self._next, callback))
+            self._armed.add(self._next)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="crawl-deadlines", daemon=True)
+                self._thread.start()
+            self._lock.notify()
+            return self._next
+
+    def disarm(self, ticket: int) -> None:
+        with self._lock:
+            self._armed.discard(ticket)
+
+    def _run(self) -> None:
+        import heapq
+
+        while True:
+            with self._lock:
+                while self._heap and self._heap[0][1] not in self._armed:
+                    heapq.heappop(self._heap)  # finished in time
+                if not self._heap:
+                    self._lock.wait(timeout=1.0)
+                    continue
+                due, ticket, callback = self._heap[0]
+                delay = due - time.monotonic()
+                if delay > 0:
+                    self._lock.wait(timeout=delay)
+                    continue
+                heapq.heappop(self._heap)
+                self._armed.discard(ticket)
+            callback()
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _tls_context() -> ssl.SSLContext:

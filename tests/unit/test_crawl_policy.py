@@ -200,4 +200,22 @@ def test_every_crawl_reason_is_documented():
     used = set()
     for path in Path(urls.__file__).parent.glob("*.py"):
         used.update(re.findall(r'"(crawl\.[a-z_]+)"', path.read_text()))
+    used -= {"crawl.generate", "crawl.fetch", "crawl.parse", "crawl.updatedb", "crawl.py", "crawl.toml"}  # stage and file names
     assert used and not (used - set(REASONS)), sorted(used - set(REASONS))
+
+
+def test_read_seeds_normalizes_and_names_the_bad_line(tmp_path):
+    from corpusforge.crawl.cli import read_seeds
+    from corpusforge.errors import InputError
+
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("# comment\n\nHTTP://Example.org:80/a/../b?utm_source=x\nhttps://example.org/\n")
+    assert read_seeds(str(seeds), ("utm_source",)) == ["http://example.org/b", "https://example.org/"]
+    seeds.write_text("http://ok.org/\nftp://nope.org/\n")
+    with pytest.raises(ConfigError, match=r"seeds.txt:2: not an http\(s\) URL: 'ftp://nope.org/'"):
+        read_seeds(str(seeds))
+    seeds.write_text("# nothing\n")
+    with pytest.raises(ConfigError, match="no seed URLs"):
+        read_seeds(str(seeds))
+    with pytest.raises(InputError, match="seeds file not found"):
+        read_seeds(str(tmp_path / "missing.txt"))
