@@ -68,7 +68,7 @@ def test_two_rounds_then_a_third_fetch_only_what_is_due(spark, site, tmp_path):
     db = {r.url: r for r in read_table(spark, out, "crawldb").collect()}
     assert (db[f"{a}/"].status, db[f"{a}/"].http_status, db[f"{a}/"].depth) == ("fetched", 200, 0)
     assert db[f"{a}/moved"].status == "redirected" and db[f"{a}/moved"].redirect_to == f"{a}/a3.html"
-    assert db[f"{a}/a3.html"].status == "unfetched" and db[f"{a}/a3.html"].discovered_from == f"{a}/moved"
+    assert db[f"{a}/a3.html"].status == "unfetched" and db[f"{a}/a3.html"].discovered_from in (f"{a}/a2.html", f"{a}/moved")
     assert (db[f"{a}/missing.html"].status, db[f"{a}/missing.html"].reason) == ("gone", "crawl.gone")
     assert (db[f"{a}/error.html"].status, db[f"{a}/error.html"].retries) == ("failed", 1)
     assert db[f"{a}/slow.html"].reason == "crawl.deadline_exceeded"
@@ -88,7 +88,7 @@ def test_two_rounds_then_a_third_fetch_only_what_is_due(spark, site, tmp_path):
     stats = {(r.run_id, r.metric): r.value for r in read_table(spark, out, "stats").collect()}
     assert stats[("t1-r2", "urls.generated")] == r2.generated
     assert stats[("t1-r2", "urls.fetched")] + stats[("t1-r2", "urls.failed")] + stats[("t1-r2", "urls.skipped")] == r2.generated
-    assert stats[("t1-r2", "outlinks.dropped.crawl.url_binary_extension")] >= 1
+    assert stats[("t1-r1", "outlinks.dropped.crawl.url_binary_extension")] == 1
     ledger = read_table(spark, out, "ledger").collect()
     assert {row.source_key for row in ledger} == {f"warc/{p.name}" for p in warc_dir.glob("*.warc.gz")}
     assert sum(row.records_read for row in ledger) == len(responses)
@@ -101,7 +101,8 @@ def test_two_rounds_then_a_third_fetch_only_what_is_due(spark, site, tmp_path):
     again = [h.path for h in site.hits_of(HOST_A, since) + site.hits_of(HOST_B, since) if h.path != "/robots.txt"]
     fetched_before = {url for url, row in db.items() if row.status in ("fetched", "redirected", "gone")}
     assert again and not {a + path for path in again} & fetched_before
-    assert max(Counter(_responses(warc_dir)).values()) == 1
+    counts = Counter(_responses(warc_dir))
+    assert all(counts[url] == 1 for url in fetched_before)  # only failures were fetched again
 
 
 def test_generate_matches_the_pure_reference(spark, tmp_path):
