@@ -11,7 +11,7 @@ DELTA_JAR := $(M2)/io/delta/delta-spark_4.2_2.13/$(DELTA_JAR_VERSION)/delta-spar
 # One install stamp per set of extras, so `make demo` (no torch: [train] is a ~3 GB CUDA build
 # on most machines) and `make test` (everything) can follow each other in any order.
 DEMO_EXTRAS ?=
-TEST_EXTRAS ?= dev,train
+TEST_EXTRAS ?= dev,train,crawl
 stamp = $(VENV)/.stamp-install$(if $(1),-$(subst $(comma),-,$(1)),-base)
 comma := ,
 OUT ?= out

@@ -36,6 +36,36 @@ STAGE_REASONS = {
 
 REASONS: dict[str, str] = {**INGEST_REASONS, **STAGE_REASONS, **FILTER_REASONS}
 
+# The crawler (corpusforge/crawl): why a generated URL was skipped or failed, how a fetched one
+# ended, and why a discovered link was not added to the crawldb (stats `crawl.parse`).
+CRAWL_REASONS = {
+    "crawl.robots_denied": "robots.txt disallows this URL for the crawler's user agent",
+    "crawl.robots_unavailable": "robots.txt answered 429/5xx or not at all: the host is deferred",
+    "crawl.crawl_delay_too_long": "robots.txt asks a Crawl-delay over crawl.max_crawl_delay_s",
+    "crawl.address_refused": "the host has no globally routable address (or loopback not allowed)",
+    "crawl.dns_failed": "the host name did not resolve",
+    "crawl.connect_failed": "the connection was refused or reset",
+    "crawl.timeout": "connect or a read took longer than crawl.timeout_s",
+    "crawl.deadline_exceeded": "the whole response took longer than crawl.deadline_s",
+    "crawl.protocol_error": "the answer was not valid HTTP",
+    "crawl.fetch_error": "the fetch failed for another reason",
+    "crawl.http_error": "the server answered 429 or 5xx (retried later)",
+    "crawl.retries_exhausted": "the fetch failed more than crawl.max_retries times",
+    "crawl.gone": "the server answered 4xx (not 429): the page is gone",
+    "crawl.redirect": "the server answered 3xx; the target is in redirect_to",
+    "crawl.truncated": "the body was longer than crawl.max_bytes and was cut (WARC-Truncated)",
+    "crawl.url_invalid": "the link is not a parsable URL",
+    "crawl.url_scheme": "the link is not http or https",
+    "crawl.url_too_long": "the URL is longer than crawl.max_url_length",
+    "crawl.url_binary_extension": "the path ends in a binary extension (crawl.binary_extensions)",
+    "crawl.url_path_trap": "a path segment repeats crawl.max_path_repeats times (a crawler trap)",
+    "crawl.url_out_of_scope": "the link leaves the crawl's scope (crawl.scope)",
+    "crawl.url_nofollow": "the page says <meta name=robots content=nofollow>",
+    "crawl.url_max_outlinks": "the page has more than crawl.max_outlinks links",
+    "crawl.url_too_deep": "the link is further than crawl.max_depth from a seed",
+}
+REASONS = {**REASONS, **CRAWL_REASONS}
+
 # Where each reason's rule lives: "module:function" (or the stage class whose `flag`/`transform`
 # decides it), so a newcomer goes from a `drop_reason` to its rule in one step.
 # tests/unit/test_reasons.py checks every reason has one and every path imports.
@@ -70,5 +100,30 @@ RULES: dict[str, str] = {
     **{reason: "corpusforge.filters.c4:c4_quality" for reason in FILTER_REASONS if reason.startswith("c4.")},
     **{reason: "corpusforge.filters.fineweb:fineweb_quality" for reason in FILTER_REASONS if reason.startswith("fineweb.")},
     **{reason: "corpusforge.filters.cjk:cjk_quality" for reason in FILTER_REASONS if reason.startswith("cjk.")},
+    # The crawler's skip and failure reasons (crawl/): where each is decided.
+    "crawl.robots_denied": "corpusforge.crawl.fetch:fetch_host_queue",
+    "crawl.robots_unavailable": "corpusforge.crawl.fetch:fetch_host_queue",
+    "crawl.crawl_delay_too_long": "corpusforge.crawl.fetch:fetch_host_queue",
+    "crawl.address_refused": "corpusforge.crawl.guard:address_refusal",
+    "crawl.dns_failed": "corpusforge.crawl.fetch:fetch_host_queue",
+    "crawl.connect_failed": "corpusforge.crawl.fetch:http_get",
+    "crawl.timeout": "corpusforge.crawl.fetch:http_get",
+    "crawl.deadline_exceeded": "corpusforge.crawl.fetch:http_get",
+    "crawl.protocol_error": "corpusforge.crawl.fetch:http_get",
+    "crawl.fetch_error": "corpusforge.crawl.schedule:transition",
+    "crawl.http_error": "corpusforge.crawl.schedule:transition",
+    "crawl.retries_exhausted": "corpusforge.crawl.round:_result_values",
+    "crawl.gone": "corpusforge.crawl.schedule:transition",
+    "crawl.redirect": "corpusforge.crawl.schedule:transition",
+    "crawl.truncated": "corpusforge.crawl.fetch:result_row",
+    "crawl.url_invalid": "corpusforge.crawl.parse:filter_link",
+    "crawl.url_scheme": "corpusforge.crawl.parse:filter_link",
+    "crawl.url_too_long": "corpusforge.crawl.urls:url_drop_reason",
+    "crawl.url_binary_extension": "corpusforge.crawl.urls:url_drop_reason",
+    "crawl.url_path_trap": "corpusforge.crawl.urls:url_drop_reason",
+    "crawl.url_out_of_scope": "corpusforge.crawl.parse:filter_link",
+    "crawl.url_nofollow": "corpusforge.crawl.parse:outlinks",
+    "crawl.url_max_outlinks": "corpusforge.crawl.parse:outlinks",
+    "crawl.url_too_deep": "corpusforge.crawl.fetch:_fetched_row",
 }
 
