@@ -14,6 +14,7 @@ DEMO_EXTRAS ?=
 TEST_EXTRAS ?= dev,train,crawl
 stamp = $(VENV)/.stamp-install$(if $(1),-$(subst $(comma),-,$(1)),-base)
 comma := ,
+S3A_JARS_STAMP := $(M2)/.stamp-corpusforge-s3a-jars
 OUT ?= out
 
 # Loopback-safe Spark: never bind or advertise a non-loopback interface.
@@ -22,7 +23,7 @@ export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 export SPARK_CONF_DIR ?= $(abspath spark-conf/local)
 
-.PHONY: demo test venv jars clean phrasebank
+.PHONY: demo test venv jars clean phrasebank pack cluster-demo
 
 venv: $(call stamp,$(TEST_EXTRAS))
 
@@ -34,11 +35,19 @@ $(VENV)/.stamp-install-%: setup.cfg pyproject.toml
 	$(PY) -m pip install -q -e ".$(if $(filter base,$*),,[$(subst -,$(comma),$*)])"
 	touch $@
 
-jars: $(DELTA_JAR)
+jars: $(DELTA_JAR) $(S3A_JARS_STAMP)
 
 $(DELTA_JAR):
 	mvn -q -B dependency:get -Dartifact=$(DELTA_ARTIFACT)
 	test -f $@
+
+# s3a://: hadoop-aws and the AWS SDK v2 modules it loads (~13 MB, not the 600 MB bundle);
+# jars/pom.xml says which and why. Resolved into ~/.m2, where Spark's Ivy finds them offline.
+$(S3A_JARS_STAMP): jars/pom.xml
+	mvn -q -B -f jars/pom.xml org.apache.maven.plugins:maven-dependency-plugin:3.8.1:resolve
+	test -f $(M2)/org/apache/hadoop/hadoop-aws/3.5.0/hadoop-aws-3.5.0.jar
+	test -f $(M2)/software/amazon/awssdk/s3-transfer-manager/2.35.4/s3-transfer-manager-2.35.4.jar
+	touch $@
 
 demo: $(call stamp,$(DEMO_EXTRAS)) jars
 	$(VENV)/bin/spark-submit jobs/build_corpus.py \
@@ -68,3 +77,14 @@ phrasebank: $(call stamp,train) jars
 	    --set 'pipeline.outputs=["tokens"]' --set tokenize.tokenizer=$(MINILM)
 	$(PY) jobs/finetune.py --config configs/train_finsent.toml --set model.path=$(MINILM) \
 	    --set data.table=$(OUT)/finsent/tokens --set run.out_dir=$(OUT)/finetune_finsent
+
+# The executors' environment for clusters (spark.archives): build/corpusforge-env.tar.gz, a venv
+# of the corpus dependencies (no torch, no pyspark) with corpusforge installed from here.
+pack: venv
+	$(PY) -m corpusforge.localcluster build/corpusforge-env.tar.gz
+
+# A real Spark standalone cluster (master + 2 workers x 1 core) and an S3 server (moto), all on
+# 127.0.0.1: build_corpus on the bundled sample to s3a://corpus/demo, the summary, a delta-rs
+# read-back; everything it started is stopped, also on failure (corpusforge/cluster_demo.py).
+cluster-demo: venv jars
+	$(PY) -m corpusforge.cluster_demo

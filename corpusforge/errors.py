@@ -1,4 +1,5 @@
-"""Errors that stop a run with one line naming the problem (exit code 2 before work, 1 during)."""
+"""Errors that stop a run with one line naming the problem (exit code 2 before work, 1 during,
+3 when the output is busy)."""
 
 
 class CorpusforgeError(Exception):
@@ -34,6 +35,10 @@ class AccountingError(CorpusforgeError):
 
 
 class RunLockedError(CorpusforgeError):
-    """Another run holds the output directory."""
+    """The output is busy: another run holds its lock (raised before any work)."""
 
-    exit_code = 1
+    exit_code = 3
+
+
+class LeaseLostError(CorpusforgeError):
+    """This run could not renew its lock's lease: it stops writing and fails."""

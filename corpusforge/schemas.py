@@ -15,7 +15,11 @@ from pathlib import Path
 
 from corpusforge.errors import SchemaError
 
-SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+# A source checkout reads the top-level schemas/ (the one source); an installed wheel carries
+# a copy of it in corpusforge/schema_files/ (setup.py's build step).
+_SOURCE_DIR = Path(__file__).resolve().parent.parent / "schemas"
+_PACKAGED_DIR = Path(__file__).resolve().parent / "schema_files"
+SCHEMAS_DIR = _SOURCE_DIR if (_SOURCE_DIR / "documents.json").is_file() else _PACKAGED_DIR
 
 
 @functools.lru_cache(maxsize=None)

@@ -3,7 +3,8 @@
 Run it as `spark-submit jobs/build_corpus.py ...`, or `python -m corpusforge ...` (also
 `python -m corpusforge.pipeline.cli`, `python -m corpusforge.cli`) where pyspark is installed.
 
-Exit codes (DESIGN.md): 0 done, 1 run failed, 2 usage or config error (before any work).
+Exit codes (DESIGN.md): 0 done, 1 run failed, 2 usage or config error (before any work),
+3 the output is busy (before any work).
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ Spark settings (master, driver memory, jars) come from a spark-conf profile, the
 spark-submit reads them:
   SPARK_CONF_DIR=spark-conf/local spark-submit jobs/build_corpus.py --input data/ --output out/
   spark-submit --properties-file spark-conf/standalone/spark-defaults.conf jobs/build_corpus.py ...
-Exit codes: 0 done, 1 run failed, 2 usage or config error (nothing was done).
+Exit codes: 0 done, 1 run failed, 2 usage or config error (nothing was done),
+3 the output is busy (another run holds its lock; nothing was done).
 """
 
 
@@ -49,6 +51,11 @@ def parser() -> argparse.ArgumentParser:
                    help="also process inputs the ledger marks done by an earlier run")
     p.add_argument("--dry-run", action="store_true",
                    help="check inputs and config, print the plan, do no work")
+    p.add_argument("--break-lock", action="store_true",
+                   help="take over the output's lock when its holder's lease has expired "
+                        "(refused while the lease is live)")
+    p.add_argument("--lock-lease", type=float, default=300.0, metavar="SECONDS",
+                   help="lease of this run's output lock, renewed every third of it (default 300)")
     p.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     return p
 
@@ -80,6 +87,10 @@ def _main(args) -> int:
         overrides.insert(0, f"input.format={args.format}")
     cfg = load_config(args.config, overrides)
     check_pipeline(cfg)
+    from corpusforge.tables.lock import LockOptions, check_filesystem, preflight
+
+    lock_options = LockOptions(lease_seconds=args.lock_lease, break_lock=args.break_lock)
+    preflight(args.output, lock_options)  # unknown scheme, missing jars: 2; a held local lock: 3
     plan = plan_inputs(args.input, args.manifest, cfg.input)
     run_id = args.run_id or default_run_id()
     if args.dry_run:
@@ -95,7 +106,9 @@ def _main(args) -> int:
     from corpusforge.session import get_session
 
     spark = get_session("build_corpus")
-    summary = run_pipeline(spark, cfg, plan, args.output, run_id, reprocess=args.reprocess)
+    check_filesystem(spark, args.output)
+    summary = run_pipeline(spark, cfg, plan, args.output, run_id, reprocess=args.reprocess,
+                           lock_options=lock_options)
     print("\n".join(summary.lines()))
     return 0
 

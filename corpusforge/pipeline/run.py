@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,7 +36,9 @@ from corpusforge.pipeline import registry
 from corpusforge.pipeline.registry import StageContext
 from corpusforge.stages.base import DROP_COLUMNS, BatchStage, Stage, run_batch_stages
 from corpusforge.tables import ledger
-from corpusforge.tables.delta import local_path, read_table, run_tables, table_path, write_run_rows
+from corpusforge.tables import fs
+from corpusforge.tables.delta import read_table, run_tables, table_path, write_run_rows
+from corpusforge.tables.lock import LockOptions, OutputLock
 
 log = logging.getLogger(__name__)
 
@@ -134,14 +135,16 @@ def build_stages(ctx: StageContext) -> list[Stage]:
 
 
 def run_pipeline(spark, cfg: RunConfig, plan: InputPlan, output: str, run_id: str, *,
-                 reprocess: bool = False, stages: list[Stage] | None = None) -> RunSummary:
+                 reprocess: bool = False, stages: list[Stage] | None = None,
+                 lock_options: LockOptions | None = None) -> RunSummary:
     """Run the whole pipeline for one run; see the module docstring for the steps."""
     check_pipeline(cfg)  # a bad stage or output fails before the lock, the recovery and the ingest
     started = time.monotonic()
     summary = RunSummary(run_id=run_id, output=output,
                          files_skipped_unknown_format=len(plan.skipped_unknown_format))
     ctx = StageContext(spark=spark, cfg=cfg, output=output, run_id=run_id)
-    with ledger.OutputLock(output, run_id):
+    with OutputLock(output, run_id, spark=spark, options=lock_options,
+                    on_lost=spark.sparkContext.cancelAllJobs):
         summary.recovered_runs = ledger.recover(spark, output)
         files = select_files(spark, plan, output, reprocess=reprocess)
         summary.files_skipped_done = len(plan.files) - len(files)
@@ -152,9 +155,9 @@ def run_pipeline(spark, cfg: RunConfig, plan: InputPlan, output: str, run_id: st
             _run_files(ctx, InputPlan(files=files), staging, stages, summary)
         else:
             log.info("nothing to do: every input is done (use --reprocess to redo)")
-        shutil.rmtree(local_path(staging) or staging, ignore_errors=True)
+        fs.delete(spark, staging)
         summary.seconds = time.monotonic() - started
-        _write_run_manifest(output, run_id, cfg, summary)
+        _write_run_manifest(spark, output, run_id, cfg, summary)
     return summary
 
 
@@ -354,13 +357,8 @@ def _materialize(spark, df, staging: str, step: str):
     return spark.read.parquet(path)
 
 
-def _write_run_manifest(output: str, run_id: str, cfg: RunConfig, summary: RunSummary) -> None:
+def _write_run_manifest(spark, output: str, run_id: str, cfg: RunConfig, summary: RunSummary) -> None:
     """The resolved config and the summary of the run, beside the tables (`_runs/<run>.json`)."""
-    root = local_path(output)
-    if root is None:
-        return
-    runs = root / "_runs"
-    runs.mkdir(parents=True, exist_ok=True)
     payload = {"run_id": run_id, "config_hash": config_hash(cfg), "config": config_dict(cfg),
                "summary": {k: v for k, v in summary.__dict__.items()}}
-    (runs / f"{run_id}.json").write_text(json.dumps(payload, indent=1, default=str))
+    fs.write_text(spark, fs.join(output, "_runs", f"{run_id}.json"), json.dumps(payload, indent=1, default=str))

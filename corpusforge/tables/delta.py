@@ -47,6 +47,9 @@ def write_run_rows(spark, df, output: str, name: str, run_id: str, *, fill: tupl
     nullable columns the writer may leave out). A table written by a newer schema version is
     refused; the table records the version it is written with.
     """
+    from corpusforge.tables.lock import ensure_lease
+
+    ensure_lease(output)  # a run that lost its output lock must not start another write
     version = schema_version(name)
     stored = table_schema_version(spark, output, name)
     if stored is not None and stored > version:
@@ -85,17 +88,19 @@ def delete_runs(spark, output: str, run_ids: list[str]) -> None:
     if not run_ids:
         return
     listed = ", ".join(f"'{_quoted(r)}'" for r in run_ids)
-    for name in run_tables(output):
+    for name in run_tables(output, spark):
         if table_exists(spark, output, name):
             DeltaTable.forPath(spark, table_path(output, name)).delete(f"run_id IN ({listed})")
 
 
-def run_tables(output: str) -> list[str]:
+def run_tables(output: str, spark=None) -> list[str]:
     """Every Delta table under the output root: the standard ones and any a stage added."""
-    root = local_path(output)
+    from corpusforge.tables import fs
+
     found = set(TABLES)
-    if root is not None and root.is_dir():
-        found.update(p.parent.name for p in root.glob("*/_delta_log") if not p.parent.name.startswith("_"))
+    for name in fs.list_dirs(spark, output):
+        if not name.startswith("_") and fs.exists(spark, fs.join(output, name, "_delta_log")):
+            found.add(name)
     return sorted(found)
 
 
@@ -104,9 +109,7 @@ def _quoted(value: str) -> str:
 
 
 def local_path(uri: str) -> Path | None:
-    """The local filesystem path of a `file://` URI or plain path, else None."""
-    if uri.startswith("file://"):
-        return Path(uri[len("file://"):])
-    if "://" in uri:
-        return None
-    return Path(uri)
+    """The local filesystem path of a `file://` URI or plain path, else None (see tables/fs.py)."""
+    from corpusforge.tables import fs
+
+    return fs.local_path(uri)

@@ -5,8 +5,7 @@ stage, and `done` as the very last commit. Only `done` rows mark inputs as proce
 only runs with `done` rows count; rows of any other run are leftovers of a killed run and
 are deleted before the next run starts (`recover`).
 
-The lock is a file `<output>/_lock` created with O_EXCL; it names the run holding it and
-its pid. A lock whose pid is gone on this host is stale and taken over.
+The output lock lives in `tables/lock.py` (re-exported here for existing imports).
 
 Example::
 
@@ -15,80 +14,20 @@ Example::
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
-import socket
 from datetime import datetime, timezone
 
 from pyspark.sql import functions as F
 
-from corpusforge.errors import CorpusforgeError, RunLockedError
 from corpusforge.tables.delta import (
     delete_runs,
-    local_path,
     read_table,
     table_exists,
     write_run_rows,
 )
+from corpusforge.tables.lock import OutputLock  # noqa: F401  (re-export for existing imports)
 
 log = logging.getLogger(__name__)
-
-
-class OutputLock:
-    """Exclusive hold of an output directory for one run (a context manager)."""
-
-    def __init__(self, output: str, run_id: str):
-        root = local_path(output)
-        if root is None:
-            raise CorpusforgeError(f"--output must be a local path or file:// URI, got {output!r}")
-        self.path = root / "_lock"
-        self.run_id = run_id
-
-    def __enter__(self) -> "OutputLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        holder = {"run_id": self.run_id, "pid": os.getpid(), "host": socket.gethostname(),
-                  "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        for _attempt in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                other = self._holder()
-                if other and _alive(other):
-                    raise RunLockedError(
-                        f"run {other.get('run_id')!r} is running on this output "
-                        f"(pid {other.get('pid')} on {other.get('host')}, since {other.get('since')})"
-                    ) from None
-                log.warning("removing stale lock of run %s", (other or {}).get("run_id"))
-                self.path.unlink(missing_ok=True)
-                continue
-            with os.fdopen(fd, "w") as handle:
-                json.dump(holder, handle)
-            return self
-        raise RunLockedError(f"could not take the lock {self.path}")
-
-    def __exit__(self, *exc) -> None:
-        holder = self._holder()
-        if holder and holder.get("run_id") == self.run_id and holder.get("pid") == os.getpid():
-            self.path.unlink(missing_ok=True)
-
-    def _holder(self) -> dict | None:
-        try:
-            return json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return None
-
-
-def _alive(holder: dict) -> bool:
-    if holder.get("host") != socket.gethostname():
-        return True  # cannot check another host's process: assume it runs
-    try:
-        os.kill(int(holder["pid"]), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, KeyError, ValueError):
-        return True
-    return True
 
 
 def done_inputs(spark, output: str) -> set[tuple[str, int, int]]:

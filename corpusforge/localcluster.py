@@ -1,0 +1,378 @@
+"""A Spark standalone cluster and an S3-compatible server on 127.0.0.1, for `make cluster-demo`
+and tests/cluster: the same pieces a real deployment has (a master, workers that start
+executors, an object store), all on loopback, all stopped by whoever started them.
+
+- `LocalS3`: moto's S3 server (in memory) on 127.0.0.1 and a free port; `spark_conf()` gives
+  the s3a keys a profile would carry for it, `storage_options()` the same for delta-rs.
+- `StandaloneCluster`: the pip pyspark ships `bin/spark-class` and `sbin/spark-daemon.sh` but
+  not `start-master.sh`, so the Master and Worker classes are started by name, with their pid,
+  log and work directories under one directory of the caller.
+- `pack_environment`: the packed virtualenv the executors unpack (`spark.archives`), built
+  from the corpus dependencies only (no torch, no pyspark: the workers' Spark brings its own).
+
+Example::
+
+    with LocalS3() as s3, StandaloneCluster(workdir, workers=2) as cluster:
+        s3.create_bucket("corpus")
+        submit(..., master=cluster.master_url, conf=s3.spark_conf())
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpusforge.errors import EnvironmentProblem
+
+LOOPBACK = "127.0.0.1"
+_ACCESS_KEY = "corpusforge"  # moto accepts any key; fixed ones keep commands readable
+_SECRET_KEY = "corpusforge-secret"
+_REGION = "us-east-1"
+MASTER_CLASS = "org.apache.spark.deploy.master.Master"
+WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+class LocalS3:
+    """moto's S3 server on 127.0.0.1 (a context manager); everything lives in its memory.
+
+    It runs as a child process of its own (`python -m moto.server`), not a thread: a thread
+    would share the GIL with the Spark driver that talks to it.
+    """
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.endpoint = f"http://{LOOPBACK}:{self.port}"
+        self._process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "LocalS3":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> "LocalS3":
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(self.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise EnvironmentProblem(f"the S3 server (moto) exited with {self._process.returncode}")
+            try:
+                with socket.create_connection((LOOPBACK, self.port), timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise EnvironmentProblem(f"the S3 server (moto) did not listen on {self.endpoint} within 60 s")
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+    def client(self):
+        import boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=_ACCESS_KEY,
+                            aws_secret_access_key=_SECRET_KEY, region_name=_REGION)
+
+    def create_bucket(self, name: str) -> str:
+        self.client().create_bucket(Bucket=name)
+        return f"s3a://{name}"
+
+    def spark_conf(self) -> dict[str, str]:
+        """The s3a keys for this server (the commented block of every spark-conf profile)."""
+        return {
+            "spark.hadoop.fs.s3a.endpoint": self.endpoint,
+            "spark.hadoop.fs.s3a.endpoint.region": _REGION,
+            "spark.hadoop.fs.s3a.path.style.access": "true",
+            "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
+            "spark.hadoop.fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+            "spark.hadoop.fs.s3a.access.key": _ACCESS_KEY,
+            "spark.hadoop.fs.s3a.secret.key": _SECRET_KEY,
+        }
+
+    def storage_options(self) -> dict[str, str]:
+        """The same server for delta-rs (`DeltaTable(uri, storage_options=...)`)."""
+        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": _REGION,
+                "AWS_ACCESS_KEY_ID": _ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": _SECRET_KEY,
+                "AWS_ALLOW_HTTP": "true", "AWS_S3_ALLOW_UNSAFE_RENAME": "true"}
+
+
+def spark_home() -> Path:
+    """The pip pyspark's SPARK_HOME (it holds bin/spark-class and sbin/spark-daemon.sh)."""
+    import pyspark
+
+    home = Path(pyspark.__file__).resolve().parent
+    if not (home / "sbin" / "spark-daemon.sh").is_file():
+        raise EnvironmentProblem(f"no sbin/spark-daemon.sh under {home}: pyspark is not the pip package")
+    return home
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterParams:
+    workers: int = 2  # Worker daemons, one host (127.0.0.1)
+    cores: int = 1  # cores each worker offers
+    memory: str = "1g"  # memory each worker offers to executors
+    daemon_memory: str = "512m"  # heap of the Master and Worker JVMs themselves
+
+
+class StandaloneCluster:
+    """A Spark standalone master and workers on 127.0.0.1 (a context manager)."""
+
+    def __init__(self, workdir: Path, params: ClusterParams | None = None):
+        self.workdir = Path(workdir)
+        self.params = params or ClusterParams()
+        self.port = free_port()
+        self.webui_port = free_port()
+        self.master_url = f"spark://{LOOPBACK}:{self.port}"
+        self._started: list[tuple[str, int]] = []  # (class, instance) to stop
+
+    def __enter__(self) -> "StandaloneCluster":
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        # Executors inherit the Worker's environment: without this, they could import the
+        # driver's checkout or venv, and the packed environment would go untested.
+        for key in ("PYTHONPATH", "PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "VIRTUAL_ENV", "PYTHONHOME"):
+            env.pop(key, None)
+        env.update(SPARK_HOME=str(spark_home()), SPARK_LOCAL_IP=LOOPBACK, SPARK_MASTER_HOST=LOOPBACK,
+                   SPARK_PID_DIR=str(self.workdir / "pids"), SPARK_LOG_DIR=str(self.workdir / "logs"),
+                   SPARK_WORKER_DIR=str(self.workdir / "work"), SPARK_DAEMON_MEMORY=self.params.daemon_memory,
+                   SPARK_IDENT_STRING="corpusforge")
+        # The daemons must not read the user's profile (SPARK_CONF_DIR) or a stray spark-env.sh.
+        env["SPARK_CONF_DIR"] = str(self.workdir / "conf")
+        return env
+
+    def _daemon(self, action: str, klass: str, instance: int, *args: str) -> None:
+        script = spark_home() / "sbin" / "spark-daemon.sh"
+        done = subprocess.run(["bash", str(script), action, klass, str(instance), *args], env=self.env(),
+                              capture_output=True, text=True, timeout=120, check=False)
+        if done.returncode != 0 and action == "start":
+            raise EnvironmentProblem(f"cannot start {klass} {instance}: {(done.stderr or done.stdout).strip()[-500:]}")
+
+    def start(self) -> "StandaloneCluster":
+        for sub in ("pids", "logs", "work", "conf"):
+            (self.workdir / sub).mkdir(parents=True, exist_ok=True)
+        self._started.append((MASTER_CLASS, 1))
+        self._daemon("start", MASTER_CLASS, 1, "--host", LOOPBACK, "--port", str(self.port),
+                     "--webui-port", str(self.webui_port))
+        self._wait(lambda state: state is not None, "the master's web UI")
+        for i in range(1, self.params.workers + 1):
+            self._started.append((WORKER_CLASS, i))
+            self._daemon("start", WORKER_CLASS, i, "--host", LOOPBACK, "--cores", str(self.params.cores),
+                         "--memory", self.params.memory, "--webui-port", str(free_port()), self.master_url)
+        self._wait(lambda state: (state or {}).get("aliveworkers", 0) >= self.params.workers,
+                   f"{self.params.workers} alive workers")
+        return self
+
+    def state(self) -> dict | None:
+        """The master's JSON status (workers, applications), or None when it does not answer."""
+        try:
+            with urllib.request.urlopen(f"http://{LOOPBACK}:{self.webui_port}/json/", timeout=5) as response:
+                return json.loads(response.read())
+        except OSError:
+            return None
+
+    def _wait(self, ready, what: str, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ready(self.state()):
+                return
+            time.sleep(1)
+        logs = "\n".join(p.read_text(errors="replace")[-1500:] for p in (self.workdir / "logs").glob("*.out"))
+        raise EnvironmentProblem(f"standalone cluster: no {what} after {timeout:.0f} s; logs:\n{logs}")
+
+    def daemon_pids(self) -> list[int]:
+        """Pids of the Master and Worker JVMs this cluster started."""
+        pids = []
+        for pid_file in (self.workdir / "pids").glob("*.pid"):
+            try:
+                pids.append(int(pid_file.read_text().strip()))
+            except ValueError:
+                continue
+        return pids
+
+    def executor_pids(self) -> list[int]:
+        """Pids of the executor JVMs running under this cluster's workers (their children)."""
+        workers = [pid for pid_file in (self.workdir / "pids").glob(f"*{WORKER_CLASS}*.pid")
+                   for pid in [_read_pid(pid_file)] if pid]
+        found = []
+        for worker in workers:
+            for child in _children(worker):
+                if "CoarseGrainedExecutorBackend" in _cmdline(child):
+                    found.append(child)
+        return found
+
+    def stop(self) -> None:
+        """Stop every daemon this cluster started, workers first; kill what does not stop."""
+        for klass, instance in reversed(self._started):
+            self._daemon("stop", klass, instance)
+        self._started.clear()
+        for pid in self.daemon_pids():  # a daemon that ignored the stop: its pid file is still there
+            _kill_tree(pid)
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _children(pid: int) -> list[int]:
+    """Every descendant of `pid` (from /proc)."""
+    out, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        try:
+            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            out.append(child)
+            frontier.append(child)
+    return out
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _kill_tree(pid: int) -> None:
+    for victim in [*_children(pid), pid]:
+        try:
+            os.kill(victim, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+# Packages of the venv that never go into the packed environment: the trainer's (torch), the
+# driver-side Spark client (workers run their own Spark's pyspark) and delta-rs (the driver and
+# trainers read tables with it; executors never do, and it is 130 MB).
+_NOT_PACKED = {"torch", "pyspark", "py4j", "delta-spark", "deltalake"}
+
+
+def corpus_requirements() -> list[str]:
+    """`name==version` of corpusforge's install dependencies and theirs, as installed here,
+    without the packages in _NOT_PACKED (and what only they need)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    wanted: dict[str, str] = {}
+    todo = [Requirement(r) for r in (metadata.requires("corpusforge") or [])]
+    while todo:
+        req = todo.pop()
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        name = req.name.lower().replace("_", "-")
+        if name in wanted or name in _NOT_PACKED:
+            continue
+        try:
+            dist = metadata.distribution(req.name)
+        except metadata.PackageNotFoundError:
+            continue
+        wanted[name] = dist.version
+        todo.extend(Requirement(r) for r in (dist.requires or []))
+    return sorted(f"{n}=={v}" for n, v in wanted.items())
+
+
+def pack_environment(dest: Path, *, repo: Path, python: str = sys.executable, workdir: Path | None = None) -> Path:
+    """Build `dest` (.tar.gz): a venv with corpusforge (from `repo`, not editable) and its corpus
+    dependencies, for `spark.archives dest#environment`.
+
+    `dest` is reused while it is newer than the package sources; the venv itself (`workdir`,
+    default `<dest dir>/pack-env`) is kept, so a rebuild only reinstalls corpusforge.
+    """
+    dest = Path(dest).resolve()
+    repo = Path(repo).resolve()
+    sources = [*(repo / "corpusforge").rglob("*.py"), repo / "setup.cfg", *(repo / "schemas").glob("*.json")]
+    if dest.is_file() and dest.stat().st_mtime > max(p.stat().st_mtime for p in sources):
+        return dest
+    venv = Path(workdir or dest.parent / "pack-env").resolve()
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([python, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps"]
+    wanted = "\n".join(corpus_requirements()) + "\n"
+    requirements = venv / "corpus-requirements.txt"
+    if not requirements.is_file() or requirements.read_text() != wanted:
+        requirements.with_suffix(".new").write_text(wanted)
+        subprocess.run([*pip, "-r", str(requirements.with_suffix(".new"))], check=True)
+        os.replace(requirements.with_suffix(".new"), requirements)
+    # The wheel is built by this interpreter (it has setuptools and wheel; the bare venv has not).
+    wheels = venv / "wheels"
+    shutil.rmtree(wheels, ignore_errors=True)
+    built = subprocess.run([python, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                            str(wheels), str(repo)], capture_output=True, text=True, cwd=venv, check=False)
+    if built.returncode != 0:
+        raise EnvironmentProblem(f"cannot build the corpusforge wheel: {built.stderr.strip()[-800:]}")
+    subprocess.run([*pip, "--force-reinstall", *map(str, wheels.glob("corpusforge-*.whl"))], check=True)
+    shutil.rmtree(wheels, ignore_errors=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    leftovers = [name.split("==")[0] for name in _installed(venv) if name.split("==")[0] not in
+                 {r.split("==")[0] for r in corpus_requirements()} | {"corpusforge", "pip", "setuptools"}]
+    if leftovers:  # packages an earlier build installed that are no longer wanted
+        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "uninstall", "-q", "-y", *leftovers], check=True)
+    with tarfile.open(tmp, "w:gz", compresslevel=1) as tar:
+        for entry in sorted(venv.iterdir()):
+            if not entry.name.startswith("corpus-requirements"):
+                tar.add(entry, arcname=entry.name, filter=_packable)
+    os.replace(tmp, dest)
+    return dest
+
+
+def _installed(venv: Path) -> list[str]:
+    done = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "list", "--format=freeze"],
+                          capture_output=True, text=True, check=True)
+    return [line.strip().lower().replace("_", "-") for line in done.stdout.splitlines() if "==" in line]
+
+
+def _packable(info: tarfile.TarInfo):
+    """Leave out what executors never use: bytecode caches (rebuilt on import) and pip itself."""
+    parts = info.name.split("/")
+    if "__pycache__" in parts or (len(parts) > 3 and parts[3] in {"pip", "setuptools"}
+                                  and parts[2] == "site-packages"):
+        return None
+    return info
+
+
+if __name__ == "__main__":  # `make pack`: python -m corpusforge.localcluster [DEST]
+    _repo = Path(__file__).resolve().parent.parent
+    _dest = pack_environment(Path(sys.argv[1] if len(sys.argv) > 1 else _repo / "build" / "corpusforge-env.tar.gz"),
+                             repo=_repo)
+    print(f"{_dest} ({_dest.stat().st_size / 1e6:.0f} MB)")
