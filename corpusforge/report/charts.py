@@ -131,10 +131,11 @@ def histogram_chart(hist: Histogram, title: str, xlabel: str, name: str):
 @_styled
 def signals_chart(distributions: list[SignalDistribution], columns: int = 7):
     """Small multiples: each quality signal, kept documents over filter-dropped rows."""
+    columns = min(columns, len(distributions))
     rows = -(-len(distributions) // columns)
     with matplotlib.rc_context(STYLE):
         # A fixed grid (no constrained layout): dozens of panels would take seconds to lay out.
-        fig = Figure(figsize=(WIDE_IN, 1.45 * rows + 0.5))
+        fig = Figure(figsize=(max(WIDE_IN * columns / 7, 4.5), 1.45 * rows + 0.5))
         axes = fig.subplots(rows, columns, squeeze=False)
         fig.subplots_adjust(left=0.03, right=0.99, bottom=0.4 / (1.45 * rows + 0.5), top=1 - 0.5 / (1.45 * rows + 0.5),
                             wspace=0.35, hspace=0.75)
@@ -197,5 +198,4 @@ def to_svg(fig, prefix: str) -> str:
     svg = _ID.sub(lambda m: f'id="{prefix}-{m.group(1)}"', svg)
     svg = re.sub(r'(url\(#|xlink:href="#|href="#)([^")]+)',
                  lambda m: m.group(1) + (f"{prefix}-{m.group(2)}" if m.group(2) in ids else m.group(2)), svg)
-    # Scale with the page: the viewBox keeps the proportions.
-    return re.sub(r'<svg([^>]*?) width="[^"]+" height="[^"]+"', r'<svg\1', svg, count=1)
+    return svg  # its width and height stay: the page shrinks it to fit (max-width), never blows it up

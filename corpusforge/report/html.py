@@ -29,10 +29,10 @@ h1{font-size:22px;margin:8px 0 2px}h2{font-size:17px;margin:30px 0 8px;border-bo
 .cards{display:flex;flex-wrap:wrap;gap:10px;margin:16px 0}
 .card{background:#fff;border:1px solid #e1e4e8;border-radius:6px;padding:10px 14px;min-width:120px}
 .card b{display:block;font-size:20px}.card span{color:#666;font-size:12px}
-.row{display:flex;flex-wrap:wrap;gap:14px}
-figure.chart{background:#fff;border:1px solid #e1e4e8;border-radius:6px;margin:0;padding:8px;flex:1 1 340px}
-figure.chart.wide{flex-basis:100%}
-figure.chart svg{width:100%;height:auto;display:block}
+.row{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:14px;align-items:start}
+.row.dedup{grid-template-columns:minmax(330px,1fr) 2fr}
+figure.chart{background:#fff;border:1px solid #e1e4e8;border-radius:6px;margin:0 0 10px;padding:8px}
+figure.chart svg{max-width:100%;height:auto;display:block}
 table{border-collapse:collapse;background:#fff;font-size:13px}
 td,th{border:1px solid #e1e4e8;padding:4px 8px;text-align:left;vertical-align:top}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
@@ -68,8 +68,8 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f} %" if whole else "–"
 
 
-def _chart(figures: dict, name: str, wide: bool = False) -> str:
-    return (f'<figure class="chart{" wide" if wide else ""}" data-chart="{name}">'
+def _chart(figures: dict, name: str) -> str:
+    return (f'<figure class="chart" data-chart="{name}">'
             f"{charts.to_svg(figures[name], name)}</figure>")
 
 
@@ -101,10 +101,10 @@ def render_report(data: RunData) -> str:
 
     parts.append("<h2>From records read to kept</h2>")
     if "funnel" in figures:
-        parts.append(_chart(figures, "funnel", wide=True))
+        parts.append(_chart(figures, "funnel"))
     parts.append("<h2>Why records were dropped</h2>")
     if "reasons" in figures:
-        parts.append(_chart(figures, "reasons", wide=True))
+        parts.append(_chart(figures, "reasons"))
         parts.append("<table><tr><th>reason</th><th>stage</th><th class=n>rows</th><th>meaning</th></tr>"
                      + "".join(f"<tr><td><code>{_e(r)}</code></td><td>{_e(s)}</td><td class=n>{n:,}</td>"
                                f"<td>{_e(REASONS.get(r, ''))}</td></tr>" for s, r, n in m.reasons) + "</table>")
@@ -120,7 +120,7 @@ def render_report(data: RunData) -> str:
         parts.append('<p class="sub">Kept documents, and the rows a quality filter dropped (their signals are '
                      "in <code>dropped.quality</code>); rows dropped before the filters or by dedup are not shown, "
                      "nor signals with one value in every row.</p>")
-        parts.append(_chart(figures, "signals", wide=True))
+        parts.append(_chart(figures, "signals"))
     else:
         parts.append('<p class="note">No quality signals: the run had no quality filter.</p>')
 
@@ -129,7 +129,7 @@ def render_report(data: RunData) -> str:
 
     parts.append("<h2>Time per phase</h2>")
     if "phases" in figures:
-        parts.append(_chart(figures, "phases", wide=True))
+        parts.append(_chart(figures, "phases"))
     else:
         parts.append('<p class="note">No timings recorded for this run.</p>')
 
@@ -160,7 +160,7 @@ def _dedup_section(m: ReportModel, figures: dict) -> str:
     if "clusters" not in figures:
         parts.append('<p class="note">No duplicate was found.</p>')
         return "".join(parts)
-    parts.append('<div class="row">' + _chart(figures, "clusters") + '<div style="flex:2 1 500px">')
+    parts.append('<div class="row dedup">' + _chart(figures, "clusters") + "<div>")
     kind = m.examples[0].kind if m.examples else ""
     parts.append(f"<p><b>Largest {kind}-duplicate clusters</b> "
                  "(blue: the copy kept; red: copies dropped)</p>")
