@@ -107,3 +107,12 @@ def test_write_report_and_errors(hand_run, tmp_path):
         load_run(tmp_path / "nope")
     with pytest.raises(ReportError, match="run 'zz' is not a finished run"):
         load_run(hand_run, "zz")
+
+
+def test_command_line_rebuilds_a_report(hand_run, tmp_path, capsys):
+    from corpusforge.report.__main__ import main
+
+    assert main([str(hand_run), "--run-id", "a"]) == 0
+    assert capsys.readouterr().out.strip() == f"report: {hand_run / '_runs' / 'a' / 'report.html'}"
+    assert main([str(tmp_path / "nope")]) == 2
+    assert capsys.readouterr().err.strip() == f"report: error: output not found: {tmp_path / 'nope'}"
