@@ -32,15 +32,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from corpusforge.config import RunConfig  # noqa: E402
-from corpusforge.filters.stage import FAMILIES, QualityFilterStage  # noqa: E402
-from corpusforge.ingest.stage import ingest_options, read_file  # noqa: E402
-from corpusforge.langid import LangIdParams, detect_language, langid_reason  # noqa: E402
-from corpusforge.langid_stage import LangIdStage  # noqa: E402
+from corpusforge.filters.families import FAMILIES  # noqa: E402
+from corpusforge.ingest.files import read_file  # noqa: E402
+from corpusforge.stages.filters import QualityFilterStage  # noqa: E402
+from corpusforge.stages.langid import LangIdStage  # noqa: E402
+from corpusforge.text.langid import LangIdParams, detect_language, langid_reason  # noqa: E402
 from corpusforge.text.normalize import normalize_text  # noqa: E402
 from corpusforge.text.pii import mask_pii  # noqa: E402
-from corpusforge.stage import run_batch_stages  # noqa: E402
-from corpusforge.text.pii_stage import PiiStage  # noqa: E402
-from corpusforge.text.stage import NormalizeStage  # noqa: E402
+from corpusforge.stages.base import run_batch_stages  # noqa: E402
+from corpusforge.stages.normalize import NormalizeStage  # noqa: E402
+from corpusforge.stages.pii import PiiStage  # noqa: E402
 
 DATA_DIR = REPO.parent / "shared" / "data" / "warc"
 FAMILY_ORDER = ("gopher_quality", "gopher_repetition", "cjk", "c4", "fineweb")
@@ -49,7 +50,7 @@ RESULTS = REPO / "benchmarks" / "RESULTS.md"
 
 def load_pages() -> list[tuple[str, str]]:
     """(url, raw extracted text) of every non-empty candidate page of the shared WARC files."""
-    options = ingest_options(RunConfig().input)
+    options = RunConfig().input
     pages = []
     for path in sorted(DATA_DIR.rglob("*.warc.gz")):
         for record in read_file(path.as_uri(), "warc", options):

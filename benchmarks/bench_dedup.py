@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 
 from benchmarks.dedup_corpus import Doc, background_jaccard, corpus_hash, generate, load_sentences, planted_pairs
 from corpusforge.dedup.components import union_find_roots
-from corpusforge.dedup.lsh import lsh_threshold, near_duplicates
+from corpusforge.dedup.lsh import lsh_threshold
 from corpusforge.dedup.minhash import MinHashParams, jaccard, numba_available, shingles
 from corpusforge.text.dedup_key import dedup_key
 
@@ -176,7 +176,7 @@ def _check_plan(frame, params: MinHashParams) -> None:
     largest bucket (the skewed cluster) gives n − 1 edges, not n²."""
     from pyspark.sql import functions as F
 
-    from corpusforge.dedup.lsh import _buckets, minhash_signatures, star_edges
+    from corpusforge.stages.lsh import _buckets, minhash_signatures, star_edges
 
     sigs = minhash_signatures(frame, params)
     plan = star_edges(sigs)._jdf.queryExecution().executedPlan().toString()
@@ -191,6 +191,7 @@ def _check_plan(frame, params: MinHashParams) -> None:
 def run_spark(docs: list[Doc], keys: dict[str, str], params: MinHashParams, workdir: Path,
               plan_check: bool = False, repeats: int = 1) -> tuple[dict[str, str], list[float], PeakMemory]:
     from corpusforge.session import get_session
+    from corpusforge.stages.lsh import near_duplicates
 
     source = workdir / "input.parquet"
     pq.write_table(

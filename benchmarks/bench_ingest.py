@@ -175,11 +175,11 @@ def _write_rows(pa, pq, writer, rows: list[dict], path: Path):
 
 def run_spark(spark, paths: list[Path], sink: str, out_dir: Path) -> tuple[int, int, float, float]:
     """(records, documents, wall s, cpu s) of read_records + the sink over `paths`."""
-    from corpusforge.config import InputConfig
+    from corpusforge.ingest.base import IngestOptions
     from corpusforge.ingest.plan import plan_inputs
-    from corpusforge.ingest.stage import read_records
+    from corpusforge.stages.ingest import read_records
 
-    cfg = InputConfig()
+    cfg = IngestOptions()
     plan = plan_inputs([str(p) for p in paths], None, cfg)
     frame = read_records(spark, plan, cfg)
     wall, cpu = time.perf_counter(), _tree_cpu_seconds(os.getpid())

@@ -6,7 +6,7 @@
 Fairness: both tokenizer sides run on one core (`local[1]` for Spark), with the same texts, the
 same batch size (`spark.sql.execution.arrow.maxRecordsPerBatch` = `--batch-size`) and the same
 `TOKENIZERS_PARALLELISM=false` (set before tokenizers is imported, inherited by Spark's Python
-workers). The Spark side is the `tokens` output's own path (`tokenize.stage.tokens_frame`, the
+workers). The Spark side is the `tokens` output's own path (`outputs.tokens.tokens_frame`, the
 mapInArrow that `write_tokens` runs: split assignment + Rust batch encoding + identity column)
 over a cached DataFrame, written to the `noop` sink, so it times JVM → Arrow → Python → Arrow →
 JVM plus the encoding; the Delta write of the same rows (`write_run_rows`, schema-checked,
@@ -106,7 +106,8 @@ def bench_tokenize(args, texts: list[str], out_dir: Path) -> dict:
     from pyspark.sql import functions as F
 
     from corpusforge.tables.delta import write_run_rows
-    from corpusforge.tokenize.stage import TokenizeConfig, resolve_config, tokens_frame
+    from corpusforge.outputs.tokens import tokens_frame
+    from corpusforge.tokenize.tokens import TokenizeConfig, resolve_config
 
     tcfg = TokenizeConfig(tokenizer=path)
     encoded = tokens_frame(frame, tcfg, resolve_config(tcfg))
@@ -115,7 +116,7 @@ def bench_tokenize(args, texts: list[str], out_dir: Path) -> dict:
     materialized = encoded.withColumn("run_id", F.lit("bench")).cache()
     materialized.count()
     start = time.perf_counter()
-    write_run_rows(spark, materialized, str(out_dir), "tokens", "bench")
+    write_run_rows(spark, materialized, str(out_dir), "tokens", "bench", fill=("words",))
     delta_write = time.perf_counter() - start
     spark.stop()
     return {
@@ -131,7 +132,7 @@ def bench_tokenize(args, texts: list[str], out_dir: Path) -> dict:
         "spark_tokens_per_s_per_core": round(tokens / through_spark),
         "framework_overhead_vs_raw_encode_batch": round(through_spark / raw - 1, 3),
         "framework_overhead_vs_raw_encode_batch_fast": round(through_spark / raw_fast - 1, 3),
-        "spark_path": "corpusforge.tokenize.stage.tokens_frame (write_tokens' mapInArrow)",
+        "spark_path": "corpusforge.outputs.tokens.tokens_frame (write_tokens' mapInArrow)",
         "delta_write_s": round(delta_write, 3),
     }
 

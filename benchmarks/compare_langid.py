@@ -19,7 +19,7 @@ from fastwarc.warc import ArchiveIterator, WarcRecordType
 from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
-from corpusforge.langid import LangIdParams, detect_language
+from corpusforge.text.langid import LangIdParams, detect_language
 from corpusforge.text.normalize import normalize_text
 
 DATA_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "warc"

@@ -1,7 +1,11 @@
 """Typed run configuration: built-in defaults < `--config run.toml` < `--set section.key=value`.
 
-Every section is a frozen dataclass; an unknown section or key, or a value of the wrong type,
-is a ConfigError naming the key and what was expected, raised before any work.
+Every section is a frozen dataclass, and most are the `*Params` dataclasses of the pure modules
+that use them (ingest, text, filters, dedup, tokenize): this module imports no stage, so
+reading a config loads no Spark. An unknown section or key, or a value of the wrong type, is a
+ConfigError naming the key and what was expected, raised before any work. One reader
+(`corpusforge.typed_config`) holds the rules for every section: `false` for an optional
+threshold means "off" everywhere.
 
 Example::
 
@@ -18,55 +22,43 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from corpusforge.typed_config import build_config, read_toml
 from corpusforge.dedup.lines import LineDedupParams
-from corpusforge.dedup.stage import MinHashConfig
-from corpusforge.filters.stage import FiltersConfig
-from corpusforge.langid import LangIdParams
+from corpusforge.dedup.minhash import MinHashConfig
+from corpusforge.filters.families import FiltersConfig
+from corpusforge.ingest.base import IngestOptions
 from corpusforge.text.boilerplate import BoilerplateParams
+from corpusforge.text.langid import LangIdParams
 from corpusforge.text.normalize import NormalizeParams
-from corpusforge.tokenize.stage import TokenizeConfig
-
-
-@dataclass(frozen=True, kw_only=True)
-class InputConfig:
-    format: Literal["auto", "warc", "wet", "arc", "jsonl", "parquet", "csv", "text"] = "auto"  # auto (by file extension) | warc | wet | arc | jsonl | parquet | csv | text
-    source: str = ""  # dataset name in source_key/doc_id ('' = the input's base name)
-    text_field: str = "text"  # JSONL/Parquet/CSV field holding the text
-    id_field: str = ""  # field holding the input's own id ('' = line/row number or byte offset)
-    label_field: str = ""  # field holding a class label, carried through to tokens
-    metadata_fields: tuple[str, ...] = ()  # further fields kept in the `metadata` column
-    text_unit: Literal["file", "line"] = "file"  # plain text: one document per 'file' or per non-blank 'line'
-    encoding: str = "utf-8"  # CSV and plain-text encoding
-    max_record_bytes: int = 10_000_000  # larger records are dropped as ingest.too_large
-    html_extractor: Literal["resiliparse", "trafilatura"] = "resiliparse"  # resiliparse | trafilatura
-    warc_reader: Literal["fastwarc", "warcio"] = "fastwarc"  # fastwarc | warcio
-    # File-name glob → split, e.g. {"Train_*" = "train", "Test_*" = "test"}; first match wins.
-    splits: dict[str, str] = field(default_factory=dict)
+from corpusforge.tokenize.tokens import TokenizeConfig
+from corpusforge.typed_config import build_config, read_toml
 
 
 @dataclass(frozen=True, kw_only=True)
 class DedupConfig:
-    exact: bool = True  # drop documents whose dedup-key hash was seen before
+    """The `[dedup]` section: one switch for exact and MinHash dedup alike. Whether they run at
+    all is the stage list (`exact_dedup`, `minhash_dedup` in pipeline.stages)."""
+
     scope: Literal["run", "index"] = "index"  # 'run': within this run only; 'index': also against earlier runs
 
 
 @dataclass(frozen=True, kw_only=True)
 class PipelineConfig:
     # Run in this order after ingest: the web-document path (configs/web.toml spells it out).
+    # The list is the only switch of a stage: a stage not listed does not run.
     stages: tuple[str, ...] = (
         "normalize", "langid", "filters.gopher_quality", "filters.gopher_repetition",
         "filters.cjk", "filters.c4", "filters.fineweb", "pii", "exact_dedup", "minhash_dedup",
     )
     # Tables written from the kept documents: minhash_index remembers this run's survivors for
     # the next runs' near-dedup (nothing is written without the MinHash stage); add "tokens".
+    # exact_index is written whenever the exact_dedup stage ran.
     outputs: tuple[str, ...] = ("minhash_index",)
     dropped_text_chars: int = 2000  # prefix of the text kept in `dropped` rows
 
 
 @dataclass(frozen=True, kw_only=True)
 class RunConfig:
-    input: InputConfig = field(default_factory=InputConfig)
+    input: IngestOptions = field(default_factory=IngestOptions)  # ingest/base.py: planner and readers
     normalize: NormalizeParams = field(default_factory=NormalizeParams)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
@@ -78,13 +70,25 @@ class RunConfig:
     tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)  # the `tokens` output (and `packed`)
 
 
+# Keys that used to compete with another switch → the one switch to use instead.
+RETIRED_KEYS = {
+    "minhash.scope": "use dedup.scope, which governs exact and MinHash dedup alike",
+    "dedup.exact": "the stage list is the switch: list or leave out 'exact_dedup' in pipeline.stages",
+    "dedup_lines.enabled": "the stage list is the switch: list or leave out 'dedup_lines' in pipeline.stages",
+}
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> RunConfig:
     """Resolve the run config from defaults, an optional TOML file and `--set` overrides.
 
     >>> load_config(overrides=["dedup.scope=run"]).dedup.scope
     'run'
+    >>> load_config(overrides=["minhash.scope=run"])
+    Traceback (most recent call last):
+    ...
+    corpusforge.errors.ConfigError: config: 'minhash.scope' was removed: use dedup.scope, which governs exact and MinHash dedup alike
     """
-    return build_config(RunConfig, read_toml(path), overrides)
+    return build_config(RunConfig, read_toml(path), overrides, retired=RETIRED_KEYS)
 
 
 def config_dict(cfg: RunConfig) -> dict[str, Any]:

@@ -35,3 +35,40 @@ STAGE_REASONS = {
 }
 
 REASONS: dict[str, str] = {**INGEST_REASONS, **STAGE_REASONS, **FILTER_REASONS}
+
+# Where each reason's rule lives: "module:function" (or the stage class whose `flag`/`transform`
+# decides it), so a newcomer goes from a `drop_reason` to its rule in one step.
+# tests/unit/test_reasons.py checks every reason has one and every path imports.
+_GOPHER_REPETITION = "corpusforge.filters.gopher:gopher_repetition"
+RULES: dict[str, str] = {
+    "ingest.unreadable": "corpusforge.ingest.files:read_file",  # and each reader's resync (ingest/warc.py:_unreadable)
+    "ingest.truncated_record": "corpusforge.ingest.warc:_read_payload",
+    "ingest.corrupt_record": "corpusforge.ingest.warc:_to_record",
+    "ingest.too_large": "corpusforge.ingest.warc:_read_payload",  # likewise jsonl.read_jsonl, text.read_text
+    "ingest.not_text": "corpusforge.ingest.warc:_payload_to_text",
+    "ingest.no_text": "corpusforge.ingest.warc:_payload_to_text",  # likewise jsonl._from_object, tabular._row_record
+    "ingest.undecodable": "corpusforge.ingest.warc:_payload_to_text",  # likewise text._decoded, tabular._row_record
+    "ingest.http_status": "corpusforge.ingest.warc:_to_record",
+    "ingest.extract_failed": "corpusforge.ingest.warc:_payload_to_text",
+    "ingest.bad_json": "corpusforge.ingest.jsonl:read_jsonl",
+    "ingest.not_object": "corpusforge.ingest.jsonl:read_jsonl",
+    "ingest.missing_column": "corpusforge.ingest.tabular:_row_record",
+    "ingest.missing_id": "corpusforge.ingest.tabular:_row_record",
+    "normalize.empty_text": "corpusforge.text.normalize:normalize_text",
+    "boilerplate.empty_text": "corpusforge.stages.boilerplate:BoilerplateStage",
+    "dedup.exact_duplicate": "corpusforge.stages.exact_dedup:ExactDedupStage",
+    "dedup.exact_seen_in_earlier_run": "corpusforge.stages.exact_dedup:ExactDedupStage",
+    "dedup.near_duplicate": "corpusforge.stages.minhash_dedup:MinHashDedupStage",  # reference: dedup.lsh.near_duplicates_local
+    "dedup.seen_in_earlier_run": "corpusforge.stages.lsh:against_index",
+    "dedup.all_lines_repeated": "corpusforge.stages.line_dedup:LineDedupStage",
+    "langid.no_text": "corpusforge.text.langid:langid_reason",
+    "langid.low_score": "corpusforge.text.langid:langid_reason",
+    "langid.unwanted_language": "corpusforge.text.langid:langid_reason",
+    **{reason: "corpusforge.filters.gopher:gopher_quality" for reason in FILTER_REASONS
+       if reason.startswith("gopher.") and not reason.startswith(("gopher.dup_", "gopher.top_"))},
+    **{reason: _GOPHER_REPETITION for reason in FILTER_REASONS if reason.startswith(("gopher.dup_", "gopher.top_"))},
+    **{reason: "corpusforge.filters.c4:c4_quality" for reason in FILTER_REASONS if reason.startswith("c4.")},
+    **{reason: "corpusforge.filters.fineweb:fineweb_quality" for reason in FILTER_REASONS if reason.startswith("fineweb.")},
+    **{reason: "corpusforge.filters.cjk:cjk_quality" for reason in FILTER_REASONS if reason.startswith("cjk.")},
+}
+

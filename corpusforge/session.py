@@ -39,24 +39,99 @@ def profile_dir(profile: str | None = None) -> Path:
 
 
 def read_spark_defaults(path: Path) -> dict[str, str]:
-    """Parse a spark-defaults.conf: `key value` per line, `#` comments.
+    """Parse a spark-defaults.conf the way spark-submit does: Java properties rules
+    (`parse_properties`), values trimmed.
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "spark-defaults.conf"
-    >>> _ = p.write_text("# c\\nspark.master  local[2]\\nspark.ui.enabled false\\n")
+    >>> _ = p.write_text("# c\\nspark.master  local[2]\\nspark.ui.enabled=false\\n")
     >>> read_spark_defaults(p)
     {'spark.master': 'local[2]', 'spark.ui.enabled': 'false'}
     """
     if not path.is_file():
         raise EnvironmentProblem(f"Spark profile not found: {path}")
-    conf = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
+    return {key: value.strip() for key, value in parse_properties(path.read_text(encoding="utf-8")).items()}
+
+
+_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
+_SEPARATORS = "=:"
+_WHITESPACE = " \t\f"
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    """Parse Java `.properties` text as `java.util.Properties.load` does (Spark reads
+    spark-defaults.conf with it): `key value`, `key=value` or `key: value`, any run of spaces,
+    tabs or form feeds around the separator; `#` and `!` comment lines; a line ending in an odd
+    number of backslashes continues on the next (its leading whitespace dropped); `\\t \\n \\r
+    \\f \\uXXXX` escapes, and a backslash before any other character stands for that character.
+
+    >>> parse_properties("a\\tb\\nc = d\\ne:f\\n! note\\ng h \\\\\\n   i\\nk\\\\ ey=v\\\\=w\\nempty\\n")
+    {'a': 'b', 'c': 'd', 'e': 'f', 'g': 'h i', 'k ey': 'v=w', 'empty': ''}
+    """
+    props: dict[str, str] = {}
+    for line in _logical_lines(text):
+        key, value = _split_key(line)
+        props[_unescape(key)] = _unescape(value)
+    return props
+
+
+def _logical_lines(text: str):
+    pending: str | None = None
+    for natural in re.split(r"\r\n|\r|\n", text):  # Java's line ends, not str.splitlines()'s
+        stripped = natural.lstrip(_WHITESPACE)
+        if pending is None:
+            if not stripped or stripped[0] in "#!":
+                continue
+            current = stripped
+        else:
+            current = pending + stripped
+        trailing = len(current) - len(current.rstrip("\\"))
+        if trailing % 2 == 1:  # an odd run of backslashes: the line continues
+            pending = current[:-1]
             continue
-        key, _, value = line.partition(" ")
-        conf[key.strip()] = value.strip()
-    return conf
+        pending = None
+        yield current
+    if pending is not None:
+        yield pending
+
+
+def _split_key(line: str) -> tuple[str, str]:
+    index, escaped = 0, False
+    while index < len(line):
+        char = line[index]
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in _SEPARATORS or char in _WHITESPACE:
+            break
+        index += 1
+    key, rest = line[:index], line[index:]
+    rest = rest.lstrip(_WHITESPACE)
+    if rest[:1] in (*_SEPARATORS,) and rest:
+        rest = rest[1:].lstrip(_WHITESPACE)
+    return key, rest
+
+
+def _unescape(text: str) -> str:
+    out, index = [], 0
+    while index < len(text):
+        char = text[index]
+        if char != "\\" or index + 1 == len(text):
+            out.append(char)
+            index += 1
+            continue
+        nxt = text[index + 1]
+        if nxt == "u" and len(text) >= index + 6:
+            try:
+                out.append(chr(int(text[index + 2:index + 6], 16)))
+                index += 6
+                continue
+            except ValueError:
+                raise EnvironmentProblem(f"spark-defaults: malformed \\uXXXX escape in {text!r}") from None
+        out.append(_ESCAPES.get(nxt, nxt))
+        index += 2
+    return "".join(out)
 
 
 def java_major_version() -> int | None:

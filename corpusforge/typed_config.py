@@ -13,6 +13,7 @@ import json
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,8 @@ def read_toml(path: str | Path | None) -> dict[str, Any]:
         raise ConfigError(f"config file {path}: invalid TOML: {err}") from None
 
 
-def build_config(cls: type, raw: dict[str, Any], overrides: list[str] = ()) -> Any:
+def build_config(cls: type, raw: dict[str, Any], overrides: list[str] = (),
+                 retired: Mapping[str, str] | None = None) -> Any:
     """A config dataclass `cls` from plain data plus `--set section.key=value` overrides.
 
     An int where a float is declared is widened; a wrong type names the key:
@@ -48,11 +50,30 @@ def build_config(cls: type, raw: dict[str, Any], overrides: list[str] = ()) -> A
     Traceback (most recent call last):
     ...
     corpusforge.errors.ConfigError: config: 'epochs' must be int, got str 'three'
+
+    A key listed in `retired` (dotted key → what to use instead) is refused with that advice:
+
+    >>> build_config(Optim, {}, ["optim.rate=1"], retired={"optim.rate": "use 'lr'"})
+    Traceback (most recent call last):
+    ...
+    corpusforge.errors.ConfigError: config: 'optim.rate' was removed: use 'lr'
     """
     raw = json.loads(json.dumps(raw))  # a deep copy: overrides never touch the caller's data
     for item in overrides:
         _apply_override(raw, item)
+    for dotted, instead in (retired or {}).items():
+        if _has_key(raw, dotted):
+            raise ConfigError(f"config: {dotted!r} was removed: {instead}")
     return _build(cls, raw, prefix="")
+
+
+def _has_key(raw: dict[str, Any], dotted: str) -> bool:
+    node: Any = raw
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def _apply_override(raw: dict[str, Any], item: str) -> None:
@@ -90,35 +111,63 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
         if dataclasses.is_dataclass(hint):
             values[name] = _build(hint, value, key + ".")
         else:
-            values[name] = _coerce(key, value, hint)
+            values[name] = coerce(key, value, hint)
     return cls(**values)
 
 
-def _coerce(key: str, value: Any, hint: Any) -> Any:
+def coerce(key: str, value: Any, hint: Any) -> Any:
+    """Check a TOML value against a dataclass field's type hint and convert it.
+
+    One set of rules for every section: an int where a float is declared is widened, lists
+    become the declared tuple or frozenset, and `false` for an optional field (`int | None`,
+    `float | None`, ...) means None, i.e. "off" (a threshold rule that does not apply):
+
+    >>> coerce("langid.min_score", False, float | None) is None
+    True
+    >>> coerce("filters.c4.min_words", True, int | None)
+    Traceback (most recent call last):
+    ...
+    corpusforge.errors.ConfigError: config: 'filters.c4.min_words' must be int (or false to turn the rule off), got True
+    >>> coerce("x", [[2, 0.1]], tuple[tuple[int, float], ...])
+    ((2, 0.1),)
+    """
     origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
     if origin is typing.Literal:
-        if value not in typing.get_args(hint):
-            raise ConfigError(f"config: {key!r} must be one of {list(typing.get_args(hint))}, got {value!r}")
+        if value not in args:
+            raise ConfigError(f"config: {key!r} must be one of {list(args)}, got {value!r}")
         return value
-    if origin is tuple:
+    if origin in (tuple, frozenset):
         if not isinstance(value, list | tuple):
             raise ConfigError(f"config: {key!r} must be a list, got {value!r}")
-        (item_type, _ellipsis) = typing.get_args(hint)
-        return tuple(_coerce(f"{key}[{i}]", v, item_type) for i, v in enumerate(value))
+        if origin is frozenset:
+            return frozenset(coerce(f"{key}[{i}]", v, args[0]) for i, v in enumerate(value))
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(coerce(f"{key}[{i}]", v, args[0]) for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ConfigError(f"config: {key!r} must be a list of {len(args)} values, got {value!r}")
+        return tuple(coerce(f"{key}[{i}]", v, a) for i, (v, a) in enumerate(zip(value, args)))
     if origin is dict:
-        key_type, value_type = typing.get_args(hint)
+        _key_type, value_type = args
         if not isinstance(value, dict):
             raise ConfigError(f"config: {key!r} must be a table, got {value!r}")
-        return {str(k): _coerce(f"{key}.{k}", v, value_type) for k, v in value.items()}
+        return {str(k): coerce(f"{key}.{k}", v, value_type) for k, v in value.items()}
     if origin in (typing.Union, types.UnionType):
-        for option in typing.get_args(hint):
-            if option is type(None) and value is None:
-                return None
+        options = [a for a in args if a is not type(None)]
+        optional = type(None) in args
+        if optional and value is None:
+            return None
+        if optional and value is False and bool not in options:
+            return None  # `false` turns an optional setting (a threshold rule) off
+        for option in options:
             try:
-                return _coerce(key, value, option)
+                return coerce(key, value, option)
             except ConfigError:
                 continue
-        raise ConfigError(f"config: {key!r} must be {hint}, got {value!r}")
+        off = " (or false to turn the rule off)" if optional else ""
+        raise ConfigError(f"config: {key!r} must be {_type_name(options)}{off}, got {value!r}")
+    if hint is Any:
+        return value
     expected = hint
     ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
@@ -128,3 +177,7 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
             f"config: {key!r} must be {expected.__name__}, got {type(value).__name__} {value!r}"
         )
     return value
+
+
+def _type_name(options: list[Any]) -> str:
+    return " or ".join(getattr(o, "__name__", str(o)) for o in options)

@@ -1,41 +1,28 @@
-"""MinHash LSH near-duplicate detection in Spark, and the same algorithm in plain Python.
-
-    signatures (mapInArrow over Arrow batches, corpusforge.dedup.minhash)
-      → (band, band_hash, node) rows; documents without a full shingle skip LSH
-      → per bucket: star edges node → the bucket's minimum node (n − 1 edges, never n²)
-      → optional verification of each edge (estimated or exact Jaccard ≥ threshold)
-      → connected components (large-star / small-star, corpusforge.dedup.components)
-      → one row (doc_id, duplicate_of) per document that is not its cluster's representative.
+"""LSH math, the node order of near-dedup, the index fingerprint check and the single-process
+reference of MinHash near-dedup — all pure (the Spark path is `corpusforge.stages.lsh`).
 
 A node is the string `NODE_PREFERENCE_DIGITS zero-padded (preference + 2^31)` + `doc_id`, so
 plain string order is "lower preference first, then smaller doc_id", and the minimum of a
 cluster is its representative (DESIGN.md, "Determinism": a test copy beats a train copy, then
-the smallest doc_id). Nothing depends on partitioning or on the order rows arrive in.
+the smallest doc_id; the preference of a split is `corpusforge.dedup.exact.split_rank`).
 
-Cross-run: `index_rows` gives the `minhash_index` rows (doc_id, band, band_hash, signature) of
-the documents a run keeps; `against_index` finds documents of a new run whose bands hit those
-rows and whose signatures agree, i.e. documents seen in an earlier run.
-
-`near_duplicates_local` is the single-process reference: the same buckets, the same star edges
-and verification, then union-find; the Spark path is tested against it.
+`near_duplicates_local` runs the same buckets, star edges and verification as the Spark path on
+one machine, then clusters with `corpusforge.dedup.components.union_find_roots`; the Spark path
+is tested against it.
 """
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
 import numpy as np
-import pyarrow as pa
-from pyspark import StorageLevel
-from pyspark.sql import DataFrame, Window
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from corpusforge.dedup import minhash
-from corpusforge.dedup.components import DEFAULT_MAX_ITERATIONS, connected_components
+from corpusforge.dedup.components import union_find_roots
 from corpusforge.dedup.minhash import MinHashParams
-from corpusforge.errors import ConfigError, SchemaError
+from corpusforge.errors import ConfigError
 
 Verify = Literal["none", "signature", "exact"]
 NULL_PREFERENCE = (1 << 31) - 1  # a document without a preference value loses to every ranked copy
@@ -43,23 +30,9 @@ PREFERENCE_OFFSET = 1 << 31  # shifts an int32 preference to a non-negative numb
 NODE_PREFERENCE_DIGITS = 10  # digits of (preference + 2^31) ≤ 4294967295
 DEFAULT_PREFERENCE_COL = "split_rank"  # lower = preferred (test < validation < train)
 
-SIGNATURE_SCHEMA = T.StructType(
-    [
-        T.StructField("doc_id", T.StringType(), False),
-        T.StructField("node", T.StringType(), False),
-        T.StructField("n_shingles", T.IntegerType(), False),
-        T.StructField("signature", T.ArrayType(T.LongType(), False), False),
-        T.StructField("band_hashes", T.ArrayType(T.LongType(), False), False),
-    ]
-)
-INDEX_SCHEMA = T.StructType(
-    [
-        T.StructField("doc_id", T.StringType(), False),
-        T.StructField("band", T.IntegerType(), False),
-        T.StructField("band_hash", T.LongType(), False),
-        T.StructField("signature", T.ArrayType(T.LongType(), False), False),
-    ]
-)
+INDEX_TABLE = "minhash_index"
+SIGNATURE_COLUMN = "minhash_signature"  # frame column the MinHash stage adds for the index writer
+BAND_HASHES_COLUMN = "minhash_band_hashes"  # idem; both null for documents too short for LSH
 
 
 def lsh_threshold(params: MinHashParams) -> float:
@@ -79,282 +52,6 @@ def node_key(doc_id: str, preference: int | None) -> str:
     """
     rank = NULL_PREFERENCE if preference is None else int(preference)
     return f"{rank + PREFERENCE_OFFSET:0{NODE_PREFERENCE_DIGITS}d}{doc_id}"
-
-
-def _node_column(doc_id: F.Column, preference: F.Column) -> F.Column:
-    rank = F.coalesce(preference.cast("long"), F.lit(NULL_PREFERENCE).cast("long")) + F.lit(PREFERENCE_OFFSET)
-    return F.concat(F.lpad(rank.cast("string"), NODE_PREFERENCE_DIGITS, "0"), doc_id)
-
-
-def _doc_of(node: F.Column) -> F.Column:
-    return F.substring(node, NODE_PREFERENCE_DIGITS + 1, 1 << 20)
-
-
-def check_input(df: DataFrame, preference_col: str | None) -> None:
-    """Fail before any work when `df` lacks doc_id/dedup_key strings or has a wrong lang/preference type.
-
-    Example::
-
-        >>> check_input(spark.createDataFrame([("a", "b")], "doc_id string, dedup_key string"), None)  # doctest: +SKIP
-    """
-    fields = {field.name: field.dataType for field in df.schema.fields}
-    for name in ("doc_id", "dedup_key"):
-        if name not in fields:
-            raise SchemaError(f"near-duplicate dedup: column {name!r} missing; the input has {sorted(fields)}")
-        if not isinstance(fields[name], T.StringType):
-            raise SchemaError(f"near-duplicate dedup: column {name!r} must be a string, got {fields[name].simpleString()}")
-    if "lang" in fields and not isinstance(fields["lang"], T.StringType):
-        raise SchemaError(f"near-duplicate dedup: column 'lang' must be a string, got {fields['lang'].simpleString()}")
-    if preference_col is not None and preference_col in fields:
-        if not isinstance(fields[preference_col], (T.IntegerType, T.ShortType, T.ByteType, T.LongType)):
-            raise SchemaError(
-                f"near-duplicate dedup: preference column {preference_col!r} must be an integer, "
-                f"got {fields[preference_col].simpleString()}"
-            )
-
-
-def _list_array(matrix: np.ndarray) -> pa.ListArray:
-    n_rows, width = matrix.shape
-    offsets = pa.array(np.arange(0, n_rows * width + 1, width, dtype=np.int32))
-    return pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(matrix).reshape(-1).view(np.int64)))
-
-
-def _signature_batches(params: MinHashParams):
-    def compute(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            hashes, counts = minhash.batch_shingle_hashes(
-                batch.column("dedup_key"), batch.column("lang"), ngram=params.ngram, cjk_mode=params.cjk_shingles
-            )
-            signature_matrix = minhash.signatures_from_hashes(hashes, counts, params)
-            bands = minhash.band_hashes(signature_matrix, params.bands, params.rows)
-            # signature values are < 2^61, so their int64 view is the same number (Arrow in
-            # mapInArrow must be signed)
-            yield pa.RecordBatch.from_arrays(
-                [
-                    batch.column("doc_id"),
-                    batch.column("node"),
-                    pa.array(counts.astype(np.int32)),
-                    _list_array(signature_matrix),
-                    _list_array(bands),
-                ],
-                schema=pa.schema(
-                    [
-                        pa.field("doc_id", pa.string(), False),
-                        pa.field("node", pa.string(), False),
-                        pa.field("n_shingles", pa.int32(), False),
-                        pa.field("signature", pa.list_(pa.field("element", pa.int64(), False)), False),
-                        pa.field("band_hashes", pa.list_(pa.field("element", pa.int64(), False)), False),
-                    ]
-                ),
-            )
-
-    return compute
-
-
-def minhash_signatures(
-    df: DataFrame, params: MinHashParams | None = None, *, preference_col: str | None = DEFAULT_PREFERENCE_COL
-) -> DataFrame:
-    """Signatures and band hashes of every document, computed per Arrow batch.
-
-    Returns (doc_id, node, n_shingles, signature array<bigint>, band_hashes array<bigint>);
-    `n_shingles == 0` marks a document too short for one full n-gram (it skips LSH).
-    A missing preference column counts as no preference.
-
-    Example::
-
-        >>> sigs = minhash_signatures(docs, MinHashParams())  # doctest: +SKIP
-        >>> sigs.select("doc_id", "n_shingles").show()  # doctest: +SKIP
-    """
-    params = params or MinHashParams()
-    check_input(df, preference_col)
-    preference = F.col(preference_col) if preference_col is not None and preference_col in df.columns else F.lit(None)
-    lang = F.col("lang") if "lang" in df.columns else F.lit(None).cast("string")
-    prepared = df.select(
-        F.col("doc_id"),
-        _node_column(F.col("doc_id"), preference).alias("node"),
-        F.col("dedup_key"),
-        lang.alias("lang"),
-    )
-    return prepared.mapInArrow(_signature_batches(params), SIGNATURE_SCHEMA)
-
-
-def _buckets(sigs: DataFrame) -> DataFrame:
-    return sigs.filter(F.col("n_shingles") > 0).select(
-        "node", F.posexplode("band_hashes").alias("band", "band_hash")
-    )
-
-
-def star_edges(sigs: DataFrame) -> DataFrame:
-    """Candidate edges (src, dst): every bucket member to its bucket's minimum node.
-
-    A bucket of n documents gives n − 1 edges, so a boilerplate page copied thousands of times
-    costs thousands of edges, not millions. Example::
-
-        >>> star_edges(minhash_signatures(docs)).show()  # doctest: +SKIP
-    """
-    bucket = Window.partitionBy("band", "band_hash")
-    return (
-        _buckets(sigs)
-        .withColumn("dst", F.min("node").over(bucket))
-        .filter(F.col("node") != F.col("dst"))
-        .select(F.col("node").alias("src"), "dst")
-        .distinct()
-    )
-
-
-def _estimated_jaccard(left: F.Column, right: F.Column, num_perm: int) -> F.Column:
-    equal = F.zip_with(left, right, lambda a, b: F.when(a == b, 1).otherwise(0))
-    return F.aggregate(equal, F.lit(0), lambda total, value: total + value) / F.lit(float(num_perm))
-
-
-def _exact_jaccard_batches(params: MinHashParams):
-    def compute(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            columns = {name: batch.column(name).to_pylist() for name in batch.schema.names}
-            similarity = np.zeros(batch.num_rows, dtype=np.float64)
-            sides = []
-            for side in ("src", "dst"):
-                hashes, counts = minhash.batch_shingle_hashes(
-                    [key or "" for key in columns[f"{side}_key"]],
-                    columns[f"{side}_lang"],
-                    ngram=params.ngram,
-                    cjk_mode=params.cjk_shingles,
-                )
-                sides.append((hashes, np.concatenate(([0], np.cumsum(counts)))))
-            (src_hashes, src_offsets), (dst_hashes, dst_offsets) = sides
-            for row in range(batch.num_rows):
-                left = np.unique(src_hashes[src_offsets[row] : src_offsets[row + 1]])
-                right = np.unique(dst_hashes[dst_offsets[row] : dst_offsets[row + 1]])
-                union = len(np.union1d(left, right))
-                if union:
-                    similarity[row] = len(np.intersect1d(left, right, assume_unique=True)) / union
-            yield pa.RecordBatch.from_arrays(
-                [batch.column("src"), batch.column("dst"), pa.array(similarity)],
-                names=["src", "dst", "similarity"],
-            )
-
-    return compute
-
-
-def verify_edges(
-    edges: DataFrame,
-    sigs: DataFrame,
-    params: MinHashParams,
-    *,
-    verify: Verify,
-    threshold: float,
-    documents: DataFrame | None = None,
-) -> DataFrame:
-    """Keep the candidate edges whose Jaccard (estimated from signatures, or exact on the
-    shingles of the dedup keys in `documents`) is at least `threshold`.
-
-    Example::
-
-        >>> verify_edges(edges, sigs, MinHashParams(), verify="signature", threshold=0.7)  # doctest: +SKIP
-    """
-    if verify == "none":
-        return edges
-    if verify == "signature":
-        signature_of = sigs.select("node", "signature")
-        joined = edges.join(
-            signature_of.withColumnRenamed("node", "src").withColumnRenamed("signature", "src_signature"), "src"
-        ).join(signature_of.withColumnRenamed("node", "dst").withColumnRenamed("signature", "dst_signature"), "dst")
-        return joined.filter(
-            _estimated_jaccard(F.col("src_signature"), F.col("dst_signature"), params.num_perm) >= F.lit(threshold)
-        ).select("src", "dst")
-    if verify == "exact":
-        if documents is None:
-            raise ConfigError("verify='exact' needs the documents (dedup_key, lang) to shingle")
-        lang = F.col("lang") if "lang" in documents.columns else F.lit(None).cast("string")
-        keys = documents.select(F.col("doc_id"), F.col("dedup_key"), lang.alias("lang"))
-        node_doc = sigs.select("node", "doc_id")
-        src_keys = node_doc.join(keys, "doc_id").select(
-            F.col("node").alias("src"), F.col("dedup_key").alias("src_key"), F.col("lang").alias("src_lang")
-        )
-        dst_keys = node_doc.join(keys, "doc_id").select(
-            F.col("node").alias("dst"), F.col("dedup_key").alias("dst_key"), F.col("lang").alias("dst_lang")
-        )
-        joined = edges.join(src_keys, "src").join(dst_keys, "dst").select(
-            "src", "dst", "src_key", "src_lang", "dst_key", "dst_lang"
-        )
-        scored = joined.mapInArrow(
-            _exact_jaccard_batches(params), "src string, dst string, similarity double"
-        )
-        return scored.filter(F.col("similarity") >= F.lit(threshold)).select("src", "dst")
-    raise ConfigError(f"near_duplicates: verify must be 'none', 'signature' or 'exact', got {verify!r}")
-
-
-def near_duplicates(
-    df: DataFrame,
-    params: MinHashParams | None = None,
-    *,
-    verify: Verify = "none",
-    threshold: float | None = None,
-    preference_col: str | None = DEFAULT_PREFERENCE_COL,
-    max_iterations: int = DEFAULT_MAX_ITERATIONS,
-) -> DataFrame:
-    """Near-duplicates within `df`: one row (doc_id, duplicate_of) per document to drop.
-
-    `df` has doc_id (string), dedup_key (string), lang (string, nullable, optional) and
-    optionally an integer `preference_col` (lower is kept first). `duplicate_of` is the cluster's
-    representative: its minimum (preference, doc_id). `threshold` (for verification) defaults
-    to the S-curve's threshold of (bands, rows).
-
-    Example::
-
-        >>> dupes = near_duplicates(docs, MinHashParams(), verify="signature")  # doctest: +SKIP
-        >>> kept = docs.join(dupes, "doc_id", "left_anti")  # doctest: +SKIP
-    """
-    params = params or MinHashParams()
-    if verify not in ("none", "signature", "exact"):
-        raise ConfigError(f"near_duplicates: verify must be 'none', 'signature' or 'exact', got {verify!r}")
-    sigs = minhash_signatures(df, params, preference_col=preference_col)
-    if verify != "none":
-        # persist: the signatures feed the banding and the verification joins; computing them
-        # (hashing every shingle) is the expensive step and must run once. Filled eagerly:
-        # adaptive execution starts the banding and both join sides as concurrent jobs, and
-        # before the cache is filled each of them would hash every document again (3× the work)
-        sigs = sigs.persist(StorageLevel.MEMORY_AND_DISK)
-        sigs.count()
-    try:
-        return near_duplicates_from_signatures(
-            sigs, params, verify=verify, threshold=threshold, max_iterations=max_iterations, documents=df
-        )
-    finally:
-        if verify != "none":
-            sigs.unpersist()
-
-
-def near_duplicates_from_signatures(
-    sigs: DataFrame,
-    params: MinHashParams,
-    *,
-    verify: Verify = "none",
-    threshold: float | None = None,
-    max_iterations: int = DEFAULT_MAX_ITERATIONS,
-    documents: DataFrame | None = None,
-) -> DataFrame:
-    """`near_duplicates` on signatures already computed (`minhash_signatures`), so a caller
-    that needs them again (the dedup stage: index check, index rows) hashes once.
-
-    The components are computed eagerly (checkpointed rounds); the result is a small frame
-    (doc_id, duplicate_of). `documents` (doc_id, dedup_key, lang) is needed by verify='exact'.
-
-    Example::
-
-        >>> dupes = near_duplicates_from_signatures(sigs, MinHashParams(), verify="signature")  # doctest: +SKIP
-    """
-    threshold = lsh_threshold(params) if threshold is None else threshold
-    edges = verify_edges(star_edges(sigs), sigs, params, verify=verify, threshold=threshold, documents=documents)
-    components = connected_components(edges, max_iterations=max_iterations)
-    return components.filter(F.col("node") != F.col("component")).select(
-        _doc_of(F.col("node")).alias("doc_id"), _doc_of(F.col("component")).alias("duplicate_of")
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Cross-run index
-# ---------------------------------------------------------------------------------------------
 
 
 def check_index_params(index_fingerprint: Mapping[str, object], params: MinHashParams) -> None:
@@ -380,69 +77,33 @@ def check_index_params(index_fingerprint: Mapping[str, object], params: MinHashP
         )
 
 
-def index_rows(sigs: DataFrame, dropped: DataFrame | None = None) -> DataFrame:
-    """The `minhash_index` rows (doc_id, band, band_hash, signature) of the kept documents:
-    those of `sigs` with at least one shingle and not in `dropped` (any frame with doc_id).
+def params_json(params: MinHashParams) -> str:
+    """The `params` value of `minhash_index` rows: the fingerprint as canonical JSON.
 
-    Example::
-
-        >>> index_rows(sigs, dropped=near_duplicates(docs)).write.format("delta").mode("append").save(path)  # doctest: +SKIP
+    >>> json.loads(params_json(MinHashParams()))["bands"]
+    14
     """
-    kept = sigs.filter(F.col("n_shingles") > 0)
-    if dropped is not None:
-        kept = kept.join(dropped.select("doc_id"), "doc_id", "left_anti")
-    return kept.select(
-        "doc_id",
-        F.posexplode("band_hashes").alias("band", "band_hash"),
-        "signature",
-    ).select("doc_id", F.col("band").cast("int").alias("band"), "band_hash", "signature")
+    return json.dumps(params.fingerprint(), sort_keys=True, separators=(",", ":"))
 
 
-def against_index(
-    sigs: DataFrame,
-    index_df: DataFrame,
-    params: MinHashParams | None = None,
-    *,
-    threshold: float | None = None,
-) -> DataFrame:
-    """Documents of this run seen in an earlier run: (doc_id, duplicate_of) where duplicate_of
-    is the smallest indexed doc_id that shares a bucket and whose signature agrees
-    (estimated Jaccard ≥ threshold). A document matching only its own indexed id (the same
-    input read again) is not reported.
+def check_index_fingerprints(stored: list[str], params: MinHashParams, where: str) -> None:
+    """Raise ConfigError naming the differing parameters when any stored fingerprint differs.
 
-    Example::
-
-        >>> seen = against_index(minhash_signatures(docs), spark.read.format("delta").load(index_path))  # doctest: +SKIP
+    >>> check_index_fingerprints([params_json(MinHashParams())], MinHashParams(), "out/minhash_index")
+    >>> check_index_fingerprints([params_json(MinHashParams(bands=7))], MinHashParams(), "x")
+    Traceback (most recent call last):
+    ...
+    corpusforge.errors.ConfigError: x: minhash_index was built with other parameters: bands: index 7, run 14; rebuild the index or run with its parameters
     """
-    params = params or MinHashParams()
-    threshold = lsh_threshold(params) if threshold is None else threshold
-    for name in ("doc_id", "band", "band_hash", "signature"):
-        if name not in index_df.columns:
-            raise SchemaError(f"against_index: index column {name!r} missing; the index has {index_df.columns}")
-    new_bands = sigs.filter(F.col("n_shingles") > 0).select(
-        "doc_id", "signature", F.posexplode("band_hashes").alias("band", "band_hash")
-    )
-    earlier = index_df.select(
-        F.col("band").cast("int").alias("band"),
-        F.col("band_hash"),
-        F.col("doc_id").alias("earlier_id"),
-        F.col("signature").alias("earlier_signature"),
-    )
-    candidates = (
-        new_bands.join(earlier, ["band", "band_hash"])
-        .filter(F.col("doc_id") != F.col("earlier_id"))
-        .select("doc_id", "signature", "earlier_id", "earlier_signature")
-        .dropDuplicates(["doc_id", "earlier_id"])
-    )
-    verified = candidates.filter(
-        _estimated_jaccard(F.col("signature"), F.col("earlier_signature"), params.num_perm) >= F.lit(threshold)
-    )
-    return verified.groupBy("doc_id").agg(F.min("earlier_id").alias("duplicate_of"))
-
-
-# ---------------------------------------------------------------------------------------------
-# Single-process reference
-# ---------------------------------------------------------------------------------------------
+    for text in sorted(stored):
+        try:
+            fingerprint = json.loads(text)
+        except json.JSONDecodeError:
+            raise ConfigError(f"{where}: unreadable parameters {text[:80]!r}; rebuild the index") from None
+        try:
+            check_index_params(fingerprint, params)
+        except ConfigError as err:
+            raise ConfigError(f"{where}: {err}") from None
 
 
 def near_duplicates_local(
@@ -472,13 +133,6 @@ def near_duplicates_local(
     for index in np.flatnonzero(counts):
         for band in range(params.bands):
             buckets[(band, int(bands[index, band]))].append(int(index))
-    parent = list(range(len(rows)))
-
-    def find(index: int) -> int:
-        while parent[index] != index:
-            parent[index] = parent[parent[index]]
-            index = parent[index]
-        return index
 
     def similar(left: int, right: int) -> bool:
         if verify == "signature":
@@ -489,19 +143,12 @@ def near_duplicates_local(
             return len(left_set & right_set) / len(left_set | right_set) >= threshold
         return True
 
+    edges = []  # star edges (member node, bucket's minimum node) that pass verification
     for members in buckets.values():
         representative = min(members, key=nodes.__getitem__)
         for member in members:
             if member != representative and nodes[member] != nodes[representative] and similar(member, representative):
-                parent[find(member)] = find(representative)
-    clusters: dict[int, list[int]] = defaultdict(list)
-    for index in range(len(rows)):
-        clusters[find(index)].append(index)
-    result: dict[str, str] = {}
-    for members in clusters.values():
-        if len(members) > 1:
-            representative = min(members, key=nodes.__getitem__)
-            for member in members:
-                if member != representative:
-                    result[rows[member][0]] = rows[representative][0]
-    return result
+                edges.append((nodes[member], nodes[representative]))
+    # node strings sort by (preference, doc_id): each component's root is its representative
+    return {node[NODE_PREFERENCE_DIGITS:]: root[NODE_PREFERENCE_DIGITS:]
+            for node, root in sorted(union_find_roots(edges).items()) if node != root}

@@ -1,6 +1,6 @@
 """MinHash of the dedup key: shingles, 64-bit shingle hashes, exact permutations, bands.
 
-Pure numpy, no Spark: the Spark stage (`corpusforge.dedup.lsh`) calls these functions on each
+Pure numpy, no Spark: the Spark stage (`corpusforge.stages.lsh`) calls these functions on each
 Arrow batch, and the single-process reference path calls the very same ones, so the two cannot
 drift apart.
 
@@ -19,7 +19,6 @@ permutation `(a·x + b) mod (2^61 − 1)` is computed exactly in uint64 (see `pe
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -28,8 +27,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from corpusforge.dedup.components import DEFAULT_MAX_ITERATIONS
 from corpusforge.errors import ConfigError
 from corpusforge.text.dedup_key import DEDUP_KEY_VERSION
+from corpusforge.text.scripts import script_class, script_ranges
 
 MERSENNE_PRIME = (1 << 61) - 1  # modulus of the permutations: 2^61 ≡ 1, so reduction is a fold
 EMPTY_SIGNATURE_VALUE = MERSENNE_PRIME  # signature of a document without shingles: no real value reaches p
@@ -51,9 +52,8 @@ _BAND_DOMAIN = np.uint64(0x42414E44_00000000)  # "BAND" tag mixed with the band 
 CJK_LANGS = frozenset({"zh", "ja", "ko"})  # languages shingled by characters (by their primary subtag)
 MOSTLY_CJK_FRACTION = 0.5  # above this share of CJK characters a text of another lang is shingled by characters
 # Han ideographs (incl. Extension A and compatibility), kana, hangul syllables and jamo.
-_CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x3040, 0x30FF), (0x31F0, 0x31FF),
-               (0xAC00, 0xD7AF), (0x1100, 0x11FF))
-_CJK_CHAR = re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in _CJK_RANGES) + "]")
+_CJK_RANGES = script_ranges("han", "kana", "hangul")
+_CJK_CHAR = script_class("han", "kana", "hangul")
 _CJK_TABLE = np.zeros(0x10000, dtype=np.bool_)  # the same ranges, for the compiled letter count
 _CJK_TABLE[np.concatenate([np.arange(low, high + 1) for low, high in _CJK_RANGES])] = True
 # Whitespace of str.split() other than U+0020 (every c with c.isspace(); a unit test recomputes it).
@@ -113,6 +113,33 @@ class MinHashParams:
         ((4,), True)
         """
         return _permutations(self.num_perm, self.seed)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MinHashConfig:
+    """The `[minhash]` config section: MinHash parameters and how the `minhash_dedup` stage uses
+    them. Whether it also compares against earlier runs is `dedup.scope`, shared with exact dedup.
+
+    >>> MinHashConfig().params() == MinHashParams()
+    True
+    """
+
+    verify: Literal["none", "signature", "exact"] = "signature"  # check of candidate pairs before merging
+    threshold: float | None = None  # Jaccard a verified pair needs (None or false: the S-curve's, ≈ 0.72 for 14 × 8)
+    num_perm: int = 112  # permutations per signature (FineWeb's default)
+    bands: int = 14  # LSH bands
+    rows: int = 8  # signature values per band
+    ngram: int = 5  # words (or CJK characters) per shingle
+    seed: int = 42  # seed of the permutation coefficients
+    cjk_shingles: CjkShingles = "char"  # CJK documents: character n-grams, or jieba word n-grams
+    max_iterations: int = DEFAULT_MAX_ITERATIONS  # bound on large/small-star rounds
+
+    def params(self) -> MinHashParams:
+        """The MinHashParams of this section (validated there)."""
+        return MinHashParams(
+            num_perm=self.num_perm, bands=self.bands, rows=self.rows, ngram=self.ngram,
+            seed=self.seed, cjk_shingles=self.cjk_shingles,
+        )
 
 
 def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -13,10 +13,11 @@ from typing import Generic, TypeVar
 
 from corpusforge.filters.data import bad_words, stop_words
 from corpusforge.text.segment import segment_words
+from corpusforge.text.scripts import script_class
 from corpusforge.text.zh import CJK_CHAR
 
 REASONS: dict[str, str] = {
-    # language identification (corpusforge.langid)
+    # language identification (corpusforge.text.langid)
     "langid.no_text": "no letters to identify a language from",
     "langid.low_score": "the language identifier's confidence is below min_score",
     "langid.unwanted_language": "the identified language is not in the keep list",
@@ -62,7 +63,7 @@ REASONS: dict[str, str] = {
 SEGMENTED_LANGUAGES: frozenset[str] = frozenset({"zh", "ja"})
 
 # Hiragana, katakana and CJK ideographs: the characters of Chinese and Japanese text.
-CJK_OR_KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CJK_OR_KANA = script_class("kana", "han")
 
 # A line "ends a sentence" when its last character is one of these (closing quotes count:
 # `He said "yes."` and 「好。」 end sentences). Latin set as in C4; CJK adds 。！？… and

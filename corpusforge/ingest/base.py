@@ -5,7 +5,7 @@ Every format module (warc.py, jsonl.py, text.py, csv.py, parquet.py) exposes one
     read_<format>(stream: BinaryIO, opts: IngestOptions) -> Iterator[Record]
 
 registered in `READERS` (ingest/__init__.py). Readers are pure Python: no Spark. The Spark
-ingest stage (ingest/stage.py) calls them inside tasks, one task per input file.
+ingest stage (stages/ingest.py) calls them inside tasks (ingest/files.py), one task per input file.
 
 A reader never raises on bad data: a damaged record becomes a Record with `drop_reason`
 set (`ingest.<rule>`), and damage it cannot read past ends the file with one Record whose
@@ -17,21 +17,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
+
+InputFormat = Literal["auto", "warc", "wet", "arc", "jsonl", "parquet", "csv", "text"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class IngestOptions:
-    """What a reader needs to know; built from the `[input]` config section."""
+    """The `[input]` config section: what the planner and the readers need to know.
 
-    text_field: str = "text"  # JSONL/Parquet/CSV column holding the text
-    id_field: str = ""  # column holding the input's own id ('' = use the line/row number)
-    label_field: str = ""  # column holding a class label ('' = none)
-    metadata_fields: tuple[str, ...] = ()  # extra columns kept in `metadata`
-    text_unit: str = "file"  # plain text: one document per 'file' or per non-blank 'line'
-    encoding: str = "utf-8"  # CSV/plain text encoding
-    max_record_bytes: int = 10_000_000  # larger payloads are dropped as ingest.too_large
-    html_extractor: str = "resiliparse"  # resiliparse | trafilatura
-    warc_reader: str = "fastwarc"  # fastwarc | warcio
+    >>> IngestOptions().warc_reader
+    'fastwarc'
+    """
+
+    format: InputFormat = "auto"  # auto (by file extension) | warc | wet | arc | jsonl | parquet | csv | text
+    source: str = ""  # dataset name in source_key/doc_id ('' = the input's base name)
+    text_field: str = "text"  # JSONL/Parquet/CSV field holding the text
+    id_field: str = ""  # field holding the input's own id ('' = line/row number or byte offset)
+    label_field: str = ""  # field holding a class label, carried through to tokens
+    metadata_fields: tuple[str, ...] = ()  # further fields kept in the `metadata` column
+    text_unit: Literal["file", "line"] = "file"  # plain text: one document per 'file' or per non-blank 'line'
+    encoding: str = "utf-8"  # CSV and plain-text encoding
+    max_record_bytes: int = 10_000_000  # larger records are dropped as ingest.too_large
+    html_extractor: Literal["resiliparse", "trafilatura"] = "resiliparse"  # resiliparse | trafilatura
+    warc_reader: Literal["fastwarc", "warcio"] = "fastwarc"  # fastwarc | warcio
+    # File-name glob → split, e.g. {"Train_*" = "train", "Test_*" = "test"}; first match wins.
+    splits: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(kw_only=True)

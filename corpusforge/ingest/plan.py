@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from corpusforge.config import InputConfig
 from corpusforge.errors import InputError
 from corpusforge.ingest import detect_format
+from corpusforge.ingest.base import IngestOptions
 
 _GLOB_CHARS = "*?["
 
@@ -43,7 +43,7 @@ class InputPlan:
         return sum(f.size for f in self.files)
 
 
-def plan_inputs(inputs: list[str], manifest: str | None, cfg: InputConfig) -> InputPlan:
+def plan_inputs(inputs: list[str], manifest: str | None, cfg: IngestOptions) -> InputPlan:
     """Resolve every input to files; raise InputError for a missing path or empty glob."""
     if not inputs and not manifest:
         raise InputError("no input: give --input PATH (repeatable) or --manifest FILE")
@@ -60,7 +60,7 @@ def plan_inputs(inputs: list[str], manifest: str | None, cfg: InputConfig) -> In
 
 
 def _add(plan: InputPlan, seen: set[str], uri: str, source: str, key: str,
-         info: tuple[int, datetime], cfg: InputConfig) -> None:
+         info: tuple[int, datetime], cfg: IngestOptions) -> None:
     if uri in seen:
         return
     seen.add(uri)
@@ -73,7 +73,7 @@ def _add(plan: InputPlan, seen: set[str], uri: str, source: str, key: str,
                                 mtime=mtime, split=_split_for(posixpath.basename(uri), cfg)))
 
 
-def _split_for(name: str, cfg: InputConfig) -> str | None:
+def _split_for(name: str, cfg: IngestOptions) -> str | None:
     for pattern, split in cfg.splits.items():
         if fnmatch.fnmatch(name, pattern):
             return split
@@ -97,14 +97,14 @@ def _glob_root(path: str) -> str:
     return path
 
 
-def _expand(spec: str, cfg: InputConfig):
+def _expand(spec: str, cfg: IngestOptions):
     if _is_local(spec):
         yield from _expand_local(_local(spec), spec, cfg)
     else:
         yield from _expand_remote(spec, cfg)
 
 
-def _expand_local(path: str, spec: str, cfg: InputConfig):
+def _expand_local(path: str, spec: str, cfg: IngestOptions):
     root = _glob_root(path)
     if root != path:
         matches = sorted(p for p in globlib.glob(path, recursive=True) if os.path.isfile(p))
@@ -133,7 +133,7 @@ def _expand_local(path: str, spec: str, cfg: InputConfig):
         yield f"file://{canonical}", source, key, (stat.st_size, mtime)
 
 
-def _expand_remote(spec: str, cfg: InputConfig):
+def _expand_remote(spec: str, cfg: IngestOptions):
     from pyarrow import fs as pafs
 
     filesystem, path = pafs.FileSystem.from_uri(_pyarrow_uri(spec))
@@ -164,7 +164,7 @@ def _pyarrow_uri(uri: str) -> str:
     return "s3://" + uri[len("s3a://"):] if uri.startswith("s3a://") else uri
 
 
-def _expand_manifest(manifest: str, cfg: InputConfig):
+def _expand_manifest(manifest: str, cfg: IngestOptions):
     """A list of paths, one per line, gz or plain; relative lines are relative to the manifest."""
     if not os.path.isfile(_local(manifest)):
         raise InputError(f"manifest not found: {manifest}")

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from corpusforge.schemas import assert_schema, conform
+from corpusforge.errors import SchemaError
+from corpusforge.schemas import conform, schema_version
 
 TABLES = ("documents", "dropped", "stats", "ledger", "exact_index")  # every run writes these
+SCHEMA_VERSION_PROPERTY = "corpusforge.schemaVersion"  # table property: schemas/<table>.json's version
 
 
 def table_path(output: str, name: str) -> str:
@@ -37,10 +39,20 @@ def read_table(spark, output: str, name: str, version: int | None = None):
     return reader.load(table_path(output, name))
 
 
-def write_run_rows(spark, df, output: str, name: str, run_id: str) -> None:
-    """Replace the rows of `run_id` in table `name` with `df` (schema-checked), atomically."""
-    df = conform(df, name)
-    assert_schema(df, name)
+def write_run_rows(spark, df, output: str, name: str, run_id: str, *, fill: tuple[str, ...] = ()) -> None:
+    """Replace the rows of `run_id` in table `name` with `df`, atomically.
+
+    `df` is checked against `schemas/<name>.json` before it is conformed (schemas.check_columns:
+    a missing, renamed or undeclared column is a SchemaError naming it; `fill` names the
+    nullable columns the writer may leave out). A table written by a newer schema version is
+    refused; the table records the version it is written with.
+    """
+    version = schema_version(name)
+    stored = table_schema_version(spark, output, name)
+    if stored is not None and stored > version:
+        raise SchemaError(f"table {name!r} at {table_path(output, name)} has schema version {stored}, newer "
+                          f"than this corpusforge's {version}; write it with a newer corpusforge")
+    df = conform(df, name, fill)
     (
         df.write.format("delta")
         .mode("overwrite")
@@ -49,6 +61,21 @@ def write_run_rows(spark, df, output: str, name: str, run_id: str) -> None:
         .option("mergeSchema", "true")
         .save(table_path(output, name))
     )
+    if stored != version:  # first write, or a table of an older version: one metadata commit
+        spark.sql(f"ALTER TABLE delta.`{table_path(output, name)}` "
+                  f"SET TBLPROPERTIES ('{SCHEMA_VERSION_PROPERTY}' = '{version}')")
+
+
+def table_schema_version(spark, output: str, name: str) -> int | None:
+    """The schema version table `name` was last written with, or None (no table, or written
+    before versions were recorded)."""
+    if not table_exists(spark, output, name):
+        return None
+    from delta.tables import DeltaTable
+
+    properties = DeltaTable.forPath(spark, table_path(output, name)).detail().select("properties").first()[0]
+    value = (properties or {}).get(SCHEMA_VERSION_PROPERTY)
+    return int(value) if value is not None else None
 
 
 def delete_runs(spark, output: str, run_ids: list[str]) -> None:

@@ -1,17 +1,15 @@
-"""Normalization of the stored text, and the pure half of cross-document boilerplate removal.
+"""Normalization of the stored text.
 
 `normalize_text` applies the configured steps in a fixed order: mojibake repair first (ftfy
 needs the raw bytes-as-characters it detects), then Unicode normalization, control/zero-width
 removal, full-width → half-width, optional traditional → simplified, whitespace last (the
 earlier steps can create or reveal runs of spaces).
 
-Boilerplate removal is split between this module and a Spark stage: `line_fingerprints` gives
-each document's distinct line hashes, the stage counts in how many documents of a host each
-fingerprint appears, and `remove_lines` drops the frequent ones from every document.
+Lines repeated across documents (boilerplate, corpus-wide repeats) are removed by the one
+line mechanism of `corpusforge.dedup.lines`, not here.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -117,56 +115,3 @@ def normalize_batch(texts: list[str | None], params: NormalizeParams = DEFAULT_P
     ['a b', None]
     """
     return [None if text is None else normalize_text(text, params) for text in texts]
-
-
-def _line_key(line: str) -> str:
-    # Case, width and spacing differences between two copies of a banner are not content.
-    return " ".join(unicodedata.normalize("NFKC", line).casefold().split())
-
-
-def _fingerprint(key: str) -> str:
-    # Stable across processes and runs (never Python's salted hash()).
-    return hashlib.blake2b(key.encode("utf-8"), digest_size=8).hexdigest()
-
-
-def line_fingerprints(text: str) -> list[str]:
-    """Fingerprints of the distinct non-blank lines of `text`, in order of first appearance.
-
-    Distinct per document, so counting (host, fingerprint) over documents gives the number of
-    documents of the host that contain the line. A fingerprint is BLAKE2b-64 (16 hex chars) of
-    the line NFKC-normalized, case-folded and with whitespace collapsed.
-
-    >>> fps = line_fingerprints("Accept cookies\\nBody text\\n\\nACCEPT   cookies")
-    >>> len(fps), fps[0] == line_fingerprints("accept cookies")[0]
-    (2, True)
-    """
-    seen: dict[str, None] = {}
-    for line in text.split("\n"):
-        key = _line_key(line)
-        if key:
-            seen.setdefault(_fingerprint(key), None)
-    return list(seen)
-
-
-def remove_lines(text: str, fingerprints_to_drop: set[str] | frozenset[str]) -> tuple[str, int]:
-    """Drop every line whose fingerprint is in `fingerprints_to_drop`; return (text, lines removed).
-
-    Blank-line runs left behind are squeezed to one blank line.
-
-    >>> banner = line_fingerprints("Accept cookies")[0]
-    >>> remove_lines("Accept cookies\\nBody text\\n\\nAccept cookies", {banner})
-    ('Body text', 2)
-    """
-    if not fingerprints_to_drop:
-        return text, 0
-    kept: list[str] = []
-    n_removed = 0
-    for line in text.split("\n"):
-        key = _line_key(line)
-        if key and _fingerprint(key) in fingerprints_to_drop:
-            n_removed += 1
-        else:
-            kept.append(line)
-    if n_removed == 0:
-        return text, 0
-    return _BLANK_LINES.sub("\n\n", "\n".join(kept)).strip("\n"), n_removed

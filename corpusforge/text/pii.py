@@ -155,21 +155,3 @@ def mask_pii(text: str) -> tuple[str, dict[str, int]]:
     counts["phone"] = n_phone
     return text, counts
 
-
-def mask_batch(texts: list[str | None]) -> tuple[list[str | None], dict[str, int]]:
-    """`mask_pii` over a batch; returns the masked texts and the summed counts (for `stats`).
-
-    >>> mask_batch(["a@b.org", None])
-    (['<EMAIL>', None], {'email': 1, 'cn_id': 0, 'card': 0, 'ip': 0, 'phone': 0})
-    """
-    totals = dict.fromkeys(PLACEHOLDERS, 0)
-    masked: list[str | None] = []
-    for text in texts:
-        if text is None:
-            masked.append(None)
-            continue
-        result, counts = mask_pii(text)
-        masked.append(result)
-        for key, value in counts.items():
-            totals[key] += value
-    return masked, totals

@@ -5,12 +5,12 @@ OpenCC's converters are built once per process (per Python worker in Spark).
 from __future__ import annotations
 
 import functools
-import re
 
 import opencc
 
-# CJK Unified Ideographs, Extension A and compatibility ideographs.
-CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+from corpusforge.text.scripts import script_class
+
+CJK_CHAR = script_class("han")  # CJK Unified Ideographs, Extension A and compatibility ideographs
 
 
 @functools.lru_cache(maxsize=None)

@@ -54,7 +54,7 @@ def test_unknown_config_key_stops_before_work(tmp_path):
                           "--set", "dedup.exactly=true"])
     assert rc == 2
     assert _error_lines(err) == ["build_corpus: error: config: unknown key 'dedup.exactly'; "
-                                 "expected one of ['exact', 'scope']"]
+                                 "expected one of ['scope']"]
 
 
 def test_absent_delta_jar_stops_before_spark_starts(tmp_path):
@@ -102,3 +102,39 @@ def test_killed_runs_are_never_counted_half(tmp_path):
     assert len(documents) + len(dropped) == sum(r["records_read"] for r in ledger) == 12
     manifest = json.loads((out / "_runs" / "final.json").read_text())
     assert manifest["summary"]["kept"] == len(documents)
+
+
+SAMPLE = REPO / "corpusforge" / "data" / "sample"
+
+
+def test_bundled_sample_keeps_the_same_documents(tmp_path):
+    """The bundled sample through the default pipeline keeps exactly the documents it kept
+    before the package was laid out as pipeline/ stages/ outputs/ (tests/data list)."""
+    rc, stdout, err = _job(["--input", str(SAMPLE), "--output", str(tmp_path / "out")], submit=True)
+    assert rc == 0, err[-3000:]
+    assert "records read 52 = kept 27 + dropped 25" in stdout
+    kept = sorted(r["doc_id"] for r in _table(tmp_path / "out" / "documents"))
+    expected = (REPO / "tests" / "data" / "sample_kept_doc_ids.txt").read_text().split()
+    assert kept == expected
+
+
+def test_filters_without_langid_fail_in_dry_run_naming_column_and_stage(tmp_path):
+    rc, _out, err = _job(["--input", str(SAMPLE_JSONL), "--output", str(tmp_path / "out"), "--dry-run",
+                          "--set", 'pipeline.stages=["normalize", "filters.gopher_quality"]'])
+    assert rc == 2
+    assert _error_lines(err) == ["build_corpus: error: pipeline.stages: stage 'filters.gopher_quality' needs "
+                                 "column 'lang', which neither ingest nor an earlier stage provides; "
+                                 "put 'langid' before it"]
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("module", ["corpusforge", "corpusforge.cli", "corpusforge.pipeline.cli"])
+def test_python_dash_m_runs_the_command_line(module, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", module, "--input", str(SAMPLE_JSONL), "--output",
+                           str(tmp_path / "out"), "--dry-run"], cwd=REPO, env=_env(), capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "jsonl/mixed-news.jsonl" in proc.stdout and "1 files" in proc.stdout
+    bad = subprocess.run([sys.executable, "-m", module, "--output", str(tmp_path / "out"), "--set", "x"],
+                         cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "expected section.key=value" in bad.stderr

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from corpusforge.config import RunConfig, load_config
+from corpusforge.dedup.lines import line_hashes, remove_lines
 from corpusforge.filters.c4 import C4_DEFAULTS, c4_quality
 from corpusforge.filters.cjk import CJK_DEFAULTS, cjk_quality
 from corpusforge.filters.fineweb import FINEWEB_DEFAULTS, fineweb_quality
@@ -18,20 +19,22 @@ from corpusforge.filters.gopher import (
     gopher_quality,
     gopher_repetition,
 )
-from corpusforge.filters.stage import FAMILIES, QualityFilterStage
+from corpusforge.filters.families import FAMILIES
+from corpusforge.ingest.files import read_file
 from corpusforge.ingest.plan import plan_inputs
-from corpusforge.ingest.stage import ingest_options, read_file
-from corpusforge.langid import LangIdParams, detect_language, langid_reason
-from corpusforge.langid_stage import LangIdStage
-from corpusforge.pipeline import run_pipeline
+from corpusforge.pipeline.run import run_pipeline
 from corpusforge.reasons import REASONS as ALL_REASONS
+from corpusforge.stages.boilerplate import BoilerplateStage
+from corpusforge.stages.filters import QualityFilterStage
+from corpusforge.stages.langid import LangIdStage
+from corpusforge.stages.normalize import NormalizeStage
+from corpusforge.stages.pii import PiiStage
 from corpusforge.tables.delta import read_table
-from corpusforge.text.boilerplate import BoilerplateParams, BoilerplateStage
+from corpusforge.text.boilerplate import BoilerplateParams
 from corpusforge.text.dedup_key import dedup_key
-from corpusforge.text.normalize import NormalizeParams, line_fingerprints, normalize_text, remove_lines
+from corpusforge.text.langid import LangIdParams, detect_language, langid_reason
+from corpusforge.text.normalize import NormalizeParams, normalize_text
 from corpusforge.text.pii import mask_pii
-from corpusforge.text.pii_stage import PiiStage
-from corpusforge.text.stage import NormalizeStage
 
 pytestmark = pytest.mark.spark
 
@@ -66,7 +69,7 @@ def _real_pages(path: Path) -> list[tuple[str, str, str]]:
     if not path.is_file():
         pytest.skip(f"shared test data not found at {path}")
     pages = []
-    for record in read_file(path.as_uri(), "warc", ingest_options(RunConfig().input)):
+    for record in read_file(path.as_uri(), "warc", RunConfig().input):
         if record.candidate and record.drop_reason is None and record.text:
             pages.append((record.source_id, record.url, normalize_text(record.text)))
     return pages
@@ -215,9 +218,10 @@ def test_boilerplate_stage_removes_lines_repeated_on_a_host(spark):
     stage = BoilerplateStage(BoilerplateParams(min_host_docs=5, min_doc_frac=0.5, min_line_docs=3))
     final = stage.flag(_frame(spark, rows))
     out = _by_id(final)
-    drop = {line_fingerprints(banner)[0], line_fingerprints(nav)[0]}
+    drop = {line_hashes(banner)[0][1], line_hashes(nav)[0][1]}
     for row in rows[:6]:
-        expected, n_removed = remove_lines(row["text"], drop)
+        numbers = {n for n, line_hash in line_hashes(row["text"]) if line_hash in drop}
+        expected, n_removed, _chars = remove_lines(row["text"], numbers)
         assert out[row["doc_id"]]["text"] == expected
         assert out[row["doc_id"]]["quality"] == {"boilerplate.lines_removed": float(n_removed)}
     assert out["a0"]["text"] == "Article 0: the river rose by 2 metres after the storm on day 0."
@@ -240,7 +244,7 @@ def _raw_real_texts() -> list[str]:
     for path in (WARCFILE, DOLMA):
         if not path.is_file():
             pytest.skip(f"shared test data not found at {path}")
-        texts += [r.text for r in read_file(path.as_uri(), "warc", ingest_options(RunConfig().input))
+        texts += [r.text for r in read_file(path.as_uri(), "warc", RunConfig().input)
                   if r.candidate and r.text]
     return texts
 
@@ -252,7 +256,7 @@ def _has_c1_control(text: str) -> bool:
 def test_normalize_changes_stored_text_only_by_the_steps_that_are_on(spark):
     import unicodedata
 
-    records = [r for r in read_file(WARCFILE.as_uri(), "warc", ingest_options(RunConfig().input))
+    records = [r for r in read_file(WARCFILE.as_uri(), "warc", RunConfig().input)
                if r.candidate and r.text][:8]
     df = _frame(spark, [{"doc_id": r.source_id, "text": r.text} for r in records])
     off = _by_id(NormalizeStage(_BARE).flag(df))

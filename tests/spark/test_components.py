@@ -5,7 +5,8 @@ import random
 
 import pytest
 
-from corpusforge.dedup.components import ComponentsDidNotConverge, connected_components, union_find_roots
+from corpusforge.dedup.components import union_find_roots
+from corpusforge.stages.components import ComponentsDidNotConverge, connected_components
 from corpusforge.errors import SchemaError
 
 pytestmark = pytest.mark.spark

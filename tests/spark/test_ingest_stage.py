@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from corpusforge.config import InputConfig
 from corpusforge.ingest import detect_format, reader_for
+from corpusforge.ingest.base import IngestOptions
+from corpusforge.ingest.files import RECORD_ARROW_SCHEMA
 from corpusforge.ingest.plan import InputFile, InputPlan
-from corpusforge.ingest.stage import RECORD_ARROW_SCHEMA, RECORD_SCHEMA_DDL, ingest_options, read_records
+from corpusforge.stages.ingest import read_records, record_schema
 
 pytestmark = pytest.mark.spark
 
@@ -46,7 +47,7 @@ CHINESE_PAGES = {
     "http://077678u.info/erxiaoshujinguang/list_6_2.html": "当前位置",
     "http://096355.com/video/11073.html?11073-0-2": "您的位置",
 }
-CFG = InputConfig(label_field="label")  # the CSV's label column is carried
+CFG = IngestOptions(label_field="label")  # the CSV's label column is carried
 MOJIBAKE_MARKERS = ("\ufffd\ufffd", "ä¸", "ï¼", "Ã©")  # UTF-8 read as Latin-1, or lost bytes
 
 
@@ -85,7 +86,7 @@ def rows(spark, plan: InputPlan) -> list:
 def _pure(input_file: InputFile) -> list:
     """What the reader alone yields for the file, read with a plain open()."""
     with open(input_file.uri[len("file://"):], "rb") as stream:
-        return list(reader_for(input_file.format)(stream, ingest_options(CFG)))
+        return list(reader_for(input_file.format)(stream, CFG))
 
 
 def _outcome(records) -> tuple[int, dict[str, int], dict[str, int]]:
@@ -101,12 +102,19 @@ def _blake(source_key: str, locator: str) -> str:
     return hashlib.blake2b(f"{source_key}\x00{locator}".encode(), digest_size=16).hexdigest()
 
 
-def test_arrow_schema_is_the_ddl_schema(spark) -> None:
+def test_the_spark_schema_derived_from_the_arrow_schema_gives_it_back(spark) -> None:
     from pyspark.sql.types import _parse_datatype_string
 
-    from corpusforge.stage import arrow_schema
+    from corpusforge.stages.base import arrow_schema
 
-    assert arrow_schema(_parse_datatype_string(RECORD_SCHEMA_DDL)) == RECORD_ARROW_SCHEMA
+    # The record schema is spelled once (Arrow); the Spark one derived from it is the DDL a
+    # reader of the staged records sees, and mapInArrow's schema of it is the Arrow one again.
+    assert arrow_schema(record_schema()) == RECORD_ARROW_SCHEMA
+    assert record_schema() == _parse_datatype_string(
+        "doc_id string, text string, url string, source string, source_key string, source_id string, "
+        "source_uri string, source_offset bigint, crawl_ts timestamp, content_type string, label string, "
+        "split string, metadata map<string,string>, candidate boolean, record_type string, "
+        "drop_stage string, drop_reason string, detail string")
 
 
 def test_per_file_outcome_equals_the_pure_reader(plan: InputPlan, rows: list) -> None:

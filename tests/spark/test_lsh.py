@@ -5,15 +5,8 @@ import random
 
 import pytest
 
-from corpusforge.dedup.lsh import (
-    against_index,
-    check_index_params,
-    index_rows,
-    minhash_signatures,
-    near_duplicates,
-    near_duplicates_local,
-    star_edges,
-)
+from corpusforge.dedup.lsh import check_index_params, near_duplicates_local
+from corpusforge.stages.lsh import against_index, minhash_signatures, near_duplicates, star_edges
 from corpusforge.dedup.minhash import MinHashParams
 from corpusforge.errors import ConfigError, SchemaError
 from corpusforge.text.dedup_key import dedup_key, doc_id
@@ -141,6 +134,15 @@ def test_chinese_traditional_and_simplified_and_shared_phrase(spark) -> None:
     assert got == {max(ids[0], ids[1]): min(ids[0], ids[1])}
 
 
+def _index_rows(sigs, dropped):
+    """The (doc_id, band, band_hash, signature) rows of the kept documents that went through LSH,
+    as `outputs.minhash_index.load_minhash_index` explodes the stored index."""
+    from pyspark.sql import functions as F
+
+    kept = sigs.filter(F.col("n_shingles") > 0).join(dropped.select("doc_id"), "doc_id", "left_anti")
+    return kept.select("doc_id", F.posexplode("band_hashes").alias("band", "band_hash"), "signature")
+
+
 def test_against_index_finds_exactly_the_overlap(spark) -> None:
     rng = random.Random(21)
     first_texts = [_english(rng, 200) for _ in range(20)]
@@ -149,7 +151,7 @@ def test_against_index_finds_exactly_the_overlap(spark) -> None:
     overlap = [(doc_id("run2", str(i)), dedup_key(first_texts[i].replace(" the ", " a ", 1)), "en", 2) for i in range(10)]
     fresh = [(doc_id("run2", str(10 + i)), dedup_key(_english(rng, 200)), "en", 2) for i in range(10)]
     first_frame = spark.createDataFrame(first, SCHEMA)
-    index = index_rows(minhash_signatures(first_frame, PARAMS), dropped=near_duplicates(first_frame, PARAMS))
+    index = _index_rows(minhash_signatures(first_frame, PARAMS), dropped=near_duplicates(first_frame, PARAMS))
     assert index.count() == 20 * PARAMS.bands
     second_sigs = minhash_signatures(spark.createDataFrame(overlap + fresh, SCHEMA), PARAMS)
     seen = _result(against_index(second_sigs, index, PARAMS))

@@ -8,10 +8,11 @@ import pytest
 from pyspark.sql import functions as F
 
 from corpusforge.config import load_config
-from corpusforge.dedup.stage import MinHashConfig, MinHashDedupStage
+from corpusforge.dedup.minhash import MinHashConfig
+from corpusforge.stages.minhash_dedup import MinHashDedupStage
 from corpusforge.errors import ConfigError
 from corpusforge.ingest.plan import plan_inputs
-from corpusforge.pipeline import run_pipeline
+from corpusforge.pipeline.run import run_pipeline
 from corpusforge.tables.delta import read_table
 from corpusforge.text.zh import _converter
 
@@ -86,7 +87,7 @@ def test_split_preference_keeps_the_test_copy(spark, tmp_path):
         [(f"{i:032x}", r["text"], r["split"], None, None, None) for i, r in enumerate(rows)],
         "doc_id string, text string, split string, drop_stage string, drop_reason string, detail string",
     )
-    flagged = MinHashDedupStage(MinHashConfig(scope="run")).flag(df)
+    flagged = MinHashDedupStage(MinHashConfig()).flag(df)
     kept = [r.split for r in flagged.where("drop_reason IS NULL").collect()]
     assert kept == ["test"]
     assert {r.detail for r in flagged.where("drop_reason IS NOT NULL").collect()} == {f"{1:032x}"}
@@ -98,7 +99,7 @@ def test_identical_kept_set_with_1_4_16_partitions(spark):
     texts = base + [_edited(rng.choice(base), seed, 1) for seed in range(30)] + ["short text"] * 3
     rows = [(f"{random.Random(i).getrandbits(128):032x}", t, None, None, None) for i, t in enumerate(texts)]
     df = spark.createDataFrame(rows, "doc_id string, text string, drop_stage string, drop_reason string, detail string")
-    stage = MinHashDedupStage(MinHashConfig(scope="run"))
+    stage = MinHashDedupStage(MinHashConfig())
     results = []
     for partitions in (1, 4, 16):
         flagged = stage.flag(df.repartition(partitions))
@@ -135,7 +136,7 @@ def test_cross_run_half_overlap_drops_exactly_the_overlap(spark, tmp_path):
     assert read_table(spark, str(out), "minhash_index").where("run_id = 'r2'").count() == 3
     # scope 'run' does not look at the index
     third = _write_jsonl(tmp_path / "in" / "three.jsonl", [{"text": _edited(first[0], 77)}])
-    assert _run(spark, [third], out, "r3", ["minhash.scope=run"]).kept == 1
+    assert _run(spark, [third], out, "r3", ["dedup.scope=run"]).kept == 1
 
 
 def test_chinese_traditional_and_simplified_near_duplicates_are_found(spark, tmp_path):
@@ -163,7 +164,7 @@ def test_parameter_mismatch_is_refused_naming_the_difference(spark, tmp_path):
     with pytest.raises(ConfigError, match=r"bands: index 14, run 7"):
         _run(spark, [again], out, "r2", ["minhash.bands=7"])
     with pytest.raises(ConfigError, match=r"seed: index 42, run 5"):
-        _run(spark, [again], out, "r3", ["minhash.seed=5", "minhash.scope=run"])
+        _run(spark, [again], out, "r3", ["minhash.seed=5", "dedup.scope=run"])
 
 
 def test_line_dedup_removes_repeated_lines_and_counts_them(spark, tmp_path):

@@ -7,7 +7,7 @@ from nbclient import NotebookClient
 
 from corpusforge.config import load_config
 from corpusforge.ingest.plan import plan_inputs
-from corpusforge.pipeline import run_pipeline
+from corpusforge.pipeline.run import run_pipeline
 from corpusforge.report import build_model, load_run, model_tables
 
 pytestmark = pytest.mark.spark

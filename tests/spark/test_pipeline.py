@@ -5,12 +5,12 @@ import pytest
 from pyspark.sql import functions as F
 
 from corpusforge.config import load_config
-from corpusforge.dedup.exact import ExactDedupStage
+from corpusforge.stages.exact_dedup import ExactDedupStage
 from corpusforge.errors import AccountingError, RunLockedError, SchemaError
 from corpusforge.ingest.plan import plan_inputs
-from corpusforge.pipeline import run_pipeline
+from corpusforge.pipeline.run import run_pipeline
 from corpusforge.reasons import REASONS
-from corpusforge.stage import Stage
+from corpusforge.stages.base import Stage
 from corpusforge.tables.delta import read_table
 from corpusforge.tables.ledger import OutputLock
 
@@ -179,3 +179,50 @@ def test_tables_of_older_schemas_take_new_columns(spark, tmp_path):
     write_run_rows(spark, row, out, "stats", "new")
     values = {r.run_id: r.value for r in read_table(spark, out, "stats").collect()}
     assert values == {"old": None, "new": 3.0}
+
+
+def test_a_write_checks_the_frame_before_conforming_it(spark, tmp_path):
+    """Missing, renamed and undeclared columns are errors naming the column; only the nullable
+    columns a writer names in `fill` are added as null."""
+    from corpusforge.tables.delta import write_run_rows
+
+    out = str(tmp_path / "out")
+    good = spark.createDataFrame([("r", "ingest", "files.read", 1.0)], "run_id string, stage string, metric string, value double")
+    renamed = good.withColumnRenamed("metric", "metrics")
+    with pytest.raises(SchemaError, match="table 'stats': column 'metric' \\(string\\) missing"):
+        write_run_rows(spark, renamed, out, "stats", "r")
+    with pytest.raises(SchemaError, match="column 'unit' is not declared in schemas/stats.json"):
+        write_run_rows(spark, good.withColumn("unit", F.lit("s")), out, "stats", "r")
+    with pytest.raises(SchemaError, match="'value' is not nullable"):  # a required column cannot be filled
+        write_run_rows(spark, good.drop("value"), out, "stats", "r", fill=("value",))
+    assert not (tmp_path / "out").exists()  # nothing was written by the refused frames
+
+    exact = spark.createDataFrame([("h", "d", "r")], "text_hash string, doc_id string, run_id string")
+    with pytest.raises(SchemaError, match="column 'key_version'"):
+        write_run_rows(spark, exact, out, "exact_index", "r")
+
+    docs = spark.createDataFrame(
+        [("d" * 32, "text", "s", "s/a", "file:///a", 4, "r")],
+        "doc_id string, text string, source string, source_key string, source_uri string, n_chars int, run_id string")
+    nullable = ["url", "source_id", "source_offset", "crawl_ts", "content_type", "label", "split", "metadata"]
+    optional = ("lang", "lang_score", "text_hash", "quality")
+    with pytest.raises(SchemaError, match="column 'lang' \\(string\\) missing"):  # nullable but not in fill
+        write_run_rows(spark, docs, out, "documents", "r", fill=tuple(nullable))
+    write_run_rows(spark, docs, out, "documents", "r", fill=(*nullable, *optional))
+    (row,) = read_table(spark, out, "documents").collect()
+    assert row.doc_id == "d" * 32 and row.lang is None and row.quality is None and row.n_chars == 4
+
+
+def test_schema_version_is_recorded_and_a_newer_table_refused(spark, tmp_path):
+    from corpusforge.schemas import schema_version
+    from corpusforge.tables.delta import SCHEMA_VERSION_PROPERTY, table_path, table_schema_version, write_run_rows
+
+    out = str(tmp_path / "out")
+    row = spark.createDataFrame([("r1", "ingest", "files.read", 1.0)], "run_id string, stage string, metric string, value double")
+    write_run_rows(spark, row, out, "stats", "r1")
+    assert table_schema_version(spark, out, "stats") == schema_version("stats")
+    newer = schema_version("stats") + 1
+    spark.sql(f"ALTER TABLE delta.`{table_path(out, 'stats')}` SET TBLPROPERTIES ('{SCHEMA_VERSION_PROPERTY}' = '{newer}')")
+    with pytest.raises(SchemaError, match=f"schema version {newer}, newer than this corpusforge's"):
+        write_run_rows(spark, row, out, "stats", "r2")
+    assert _count(spark, tmp_path / "out", "stats") == 1

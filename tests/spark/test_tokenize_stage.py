@@ -10,13 +10,13 @@ from pyspark.sql import functions as F
 from corpusforge.config import load_config
 from corpusforge.errors import ConfigError
 from corpusforge.ingest.plan import plan_inputs
-from corpusforge.pipeline import run_pipeline
+from corpusforge.pipeline.run import run_pipeline
 from corpusforge.tables.delta import read_table, table_path
 from corpusforge.text.segment import segment_words
 from corpusforge.tokenize.hf import encode_batch, load_tokenizer, tokenizer_identity
 from corpusforge.tokenize.pack import packed_from_record_batch, unpack_sequences
 from corpusforge.tokenize.splits import assign_split
-from corpusforge.tokenize.stage import SEQ_INDEX_BITS, separator_token_id
+from corpusforge.tokenize.tokens import SEQ_INDEX_BITS, separator_token_id
 from corpusforge.train.data import DeltaTokenDataset, ReaderParams, open_delta_version, table_commit_metadata
 
 pytestmark = pytest.mark.spark

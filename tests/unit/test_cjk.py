@@ -12,7 +12,7 @@ from corpusforge.filters.cjk import SHORT_TEXT, CjkParams, cjk_quality
 from corpusforge.filters.common import REASONS
 from corpusforge.filters.fineweb import fineweb_quality
 from corpusforge.filters.gopher import gopher_quality, gopher_repetition
-from corpusforge.langid import LangIdParams, detect_language
+from corpusforge.text.langid import LangIdParams, detect_language
 from corpusforge.text.normalize import normalize_text
 from corpusforge.text.segment import configure_segmenter
 

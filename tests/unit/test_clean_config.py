@@ -9,9 +9,9 @@ import pytest
 
 from corpusforge.config import RunConfig, config_hash, load_config
 from corpusforge.errors import ConfigError
-from corpusforge.filters.stage import FAMILIES, FiltersConfig
-from corpusforge.langid import detect_language, langid_reason
-from corpusforge.pipeline import STAGE_FACTORIES
+from corpusforge.filters.families import FAMILIES, FiltersConfig
+from corpusforge.text.langid import detect_language, langid_reason
+from corpusforge.pipeline.registry import STAGES as STAGE_FACTORIES
 from corpusforge.text.normalize import normalize_text
 
 REPO = Path(__file__).resolve().parents[2]

@@ -26,3 +26,18 @@ def test_remove_lines_counts_what_it_removed() -> None:
 def test_params_are_checked() -> None:
     with pytest.raises(ConfigError, match="max_occurrences"):
         LineDedupParams(max_occurrences=0)
+
+
+def test_one_line_identity_for_both_line_stages() -> None:
+    # boilerplate and dedup_lines share it: case, spacing, punctuation and the script do not make a line new.
+    variants = ["Accept all cookies", "  ACCEPT   all cookies!  ", "accept all cookies."]
+    assert len({line_hashes(v)[0][1] for v in variants}) == 1
+    assert line_hashes("接受所有 Cookie")[0][1] == line_hashes("接受所有 cookie")[0][1]
+
+
+def test_removal_squeezes_the_blank_lines_it_leaves() -> None:
+    text = "Accept all cookies\n\nParagraph one.\n\n\nParagraph two.\nAccept ALL cookies"
+    banner = {n for n, h in line_hashes(text) if h == line_hashes("accept all cookies")[0][1]}
+    assert banner == {0, 6}
+    assert remove_lines(text, banner) == ("Paragraph one.\n\nParagraph two.", 2, 36)
+    assert remove_lines(text, {99}) == (text, 0, 0)

@@ -6,7 +6,7 @@ import multiprocessing
 import pytest
 
 from corpusforge.filters.common import REASONS
-from corpusforge.langid import (
+from corpusforge.text.langid import (
     LangIdParams,
     detect_batch,
     detect_language,

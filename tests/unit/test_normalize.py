@@ -1,16 +1,8 @@
-"""Normalization steps one by one, and the pure half of boilerplate-line removal."""
+"""Normalization steps one by one."""
 from __future__ import annotations
 
-import hashlib
-
 from corpusforge.text.dedup_key import dedup_key
-from corpusforge.text.normalize import (
-    NormalizeParams,
-    line_fingerprints,
-    normalize_batch,
-    normalize_text,
-    remove_lines,
-)
+from corpusforge.text.normalize import NormalizeParams, normalize_batch, normalize_text
 
 ALL_OFF = NormalizeParams(fix_mojibake=False, strip_control=False, collapse_whitespace=False, fullwidth_ascii=False)
 
@@ -60,21 +52,3 @@ def test_dedup_key_does_not_depend_on_normalization():
 
 def test_batch_keeps_nulls():
     assert normalize_batch(["a   b", None, ""]) == ["a b", None, ""]
-
-
-def test_fingerprints_are_stable_distinct_and_normalized():
-    text = "Accept all cookies\nReal content here.\n\n  ACCEPT   all cookies  "
-    fingerprints = line_fingerprints(text)
-    assert len(fingerprints) == 2  # the banner appears twice in the document, counted once
-    assert fingerprints[0] == line_fingerprints("accept all cookies")[0]
-    # BLAKE2b-64 of the folded line, not hash(): the same in every process and run.
-    assert fingerprints[0] == hashlib.blake2b(b"accept all cookies", digest_size=8).hexdigest()
-    assert line_fingerprints("\n \n") == []
-
-
-def test_remove_lines():
-    banner = line_fingerprints("Accept all cookies")[0]
-    text = "Accept all cookies\n\nParagraph one.\n\n\nParagraph two.\nAccept ALL cookies"
-    assert remove_lines(text, {banner}) == ("Paragraph one.\n\nParagraph two.", 2)
-    assert remove_lines(text, set()) == (text, 0)
-    assert remove_lines(text, {line_fingerprints("unrelated")[0]}) == (text, 0)

@@ -1,6 +1,6 @@
 """The `langid` stage: `lang` and `lang_score` on every live document, drops by LangIdParams.
 
-It wraps `corpusforge.langid.detect_batch` over Arrow batches. Determinism across partitions
+It wraps `corpusforge.text.langid.detect_batch` over Arrow batches. Determinism across partitions
 and executors comes from the pure side: the seeded langdetect factory is built inside each
 Python worker on first use and every document gets a fresh detector, so the result of a page
 never depends on which worker saw it or what that worker detected before.
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from corpusforge.langid import LangIdParams, detect_batch, langid_reason
-from corpusforge.stage import BatchStage, set_column, with_drops
+from corpusforge.text.langid import LangIdParams, detect_batch, langid_reason
+from corpusforge.stages.base import BatchStage, set_column, with_drops
 
 
 @dataclass(frozen=True)

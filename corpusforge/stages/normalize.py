@@ -1,11 +1,11 @@
-"""Spark stages over the pure text functions of this package."""
+"""The `normalize` stage: `corpusforge.text.normalize` over Arrow batches of live rows."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import pyarrow as pa
 
-from corpusforge.stage import BatchStage, set_column, with_drops
+from corpusforge.stages.base import BatchStage, set_column, with_drops
 from corpusforge.text.normalize import NormalizeParams, normalize_batch
 
 

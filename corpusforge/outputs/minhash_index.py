@@ -4,60 +4,26 @@ One row per document a finished run kept: its band hashes, its signature (so cro
 candidates are verified, not just bucketed) and `params`, the JSON fingerprint of the MinHash
 parameters it was built with (`MinHashParams.fingerprint`, dedup key version included). One row
 per document rather than per (document, band): the signature is stored once instead of once per
-band (14× less), and `read_minhash_index` explodes the bands when a run compares against it.
+band (14× less), and `load_minhash_index` explodes the bands when a run compares against it.
 
 Rows are written by run_id (`tables.delta.write_run_rows`), as the `minhash_index` output of
-the pipeline (`pipeline.outputs`), after the documents; the lead's recovery deletes the rows of
-a run that never finished, like those of every table under the output root.
+the pipeline (`pipeline.outputs`), after the documents; the recovery at the start of the next
+run deletes the rows of a run that never finished, like those of every table under the output
+root. The fingerprint check and the column names are pure, in `corpusforge.dedup.lsh`.
 
 Example::
 
     index = load_minhash_index(spark, output, MinHashParams())  # None when there is none yet
-    seen = against_index(sigs, index, MinHashParams())
+    seen = against_index(sigs, index, MinHashParams())   # corpusforge.stages.lsh
 """
 from __future__ import annotations
 
-import json
 import logging
 
-from corpusforge.dedup.lsh import check_index_params
+from corpusforge.dedup.lsh import BAND_HASHES_COLUMN, INDEX_TABLE, SIGNATURE_COLUMN, check_index_fingerprints, params_json
 from corpusforge.dedup.minhash import MinHashParams
-from corpusforge.errors import ConfigError
 
 log = logging.getLogger(__name__)
-
-INDEX_TABLE = "minhash_index"
-SIGNATURE_COLUMN = "minhash_signature"  # frame column the stage adds for the index writer
-BAND_HASHES_COLUMN = "minhash_band_hashes"  # idem; both null for documents too short for LSH
-
-
-def params_json(params: MinHashParams) -> str:
-    """The `params` value of index rows: the fingerprint as canonical JSON.
-
-    >>> json.loads(params_json(MinHashParams()))["bands"]
-    14
-    """
-    return json.dumps(params.fingerprint(), sort_keys=True, separators=(",", ":"))
-
-
-def check_index_fingerprints(stored: list[str], params: MinHashParams, where: str) -> None:
-    """Raise ConfigError naming the differing parameters when any stored fingerprint differs.
-
-    >>> check_index_fingerprints([params_json(MinHashParams())], MinHashParams(), "out/minhash_index")
-    >>> check_index_fingerprints([params_json(MinHashParams(bands=7))], MinHashParams(), "x")
-    Traceback (most recent call last):
-    ...
-    corpusforge.errors.ConfigError: x: minhash_index was built with other parameters: bands: index 7, run 14; rebuild the index or run with its parameters
-    """
-    for text in sorted(stored):
-        try:
-            fingerprint = json.loads(text)
-        except json.JSONDecodeError:
-            raise ConfigError(f"{where}: unreadable parameters {text[:80]!r}; rebuild the index") from None
-        try:
-            check_index_params(fingerprint, params)
-        except ConfigError as err:
-            raise ConfigError(f"{where}: {err}") from None
 
 
 def load_minhash_index(spark, output: str, params: MinHashParams, *, exclude_run: str | None = None):

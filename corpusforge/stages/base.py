@@ -11,6 +11,11 @@ and each expensive step (HTML extraction, language ID) runs once for both table 
   batch of live rows, and the base runs it with `mapInArrow` (no row-at-a-time UDF).
 - A stage that compares rows (dedup) sets `needs_materialized_input`; the pipeline then writes
   the frame to staging before it, so the stage may read its input twice without recomputing it.
+- `requires` and `provides` are checked in `--dry-run`, before any ingest
+  (`pipeline.run.check_stage_columns`): a stage whose input column no earlier stage provides
+  stops the run with a message naming the column and the stage.
+- Signals a stage computes go into the `quality` map<string,double> (`merge_quality`), and its
+  `stats` rows are summed from the final frame (`sum_quality_signals`).
 
 Example::
 
@@ -24,6 +29,7 @@ Example::
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import ClassVar, Iterator
 
 import pyarrow as pa
@@ -32,6 +38,7 @@ import pyarrow.compute as pc
 from corpusforge.errors import SchemaError
 
 DROP_COLUMNS = ("drop_stage", "drop_reason", "detail")
+QUALITY_TYPE = pa.map_(pa.string(), pa.float64())  # Arrow type of the `quality` column
 
 
 class Stage(ABC):
@@ -157,6 +164,40 @@ def set_column(batch: pa.RecordBatch, name: str, values) -> pa.RecordBatch:
     if index >= 0:
         return batch.set_column(index, name, values)
     return batch.append_column(name, values)
+
+
+def merge_quality(batch: pa.RecordBatch, signals: list[Mapping[str, float] | None]) -> pa.RecordBatch:
+    """Merge per-row `signals` into the batch's `quality` map column (added when missing).
+
+    A signal a later stage computes again replaces the earlier value; rows with None add nothing.
+
+    >>> b = pa.record_batch({"quality": pa.array([[("a", 1.0)], None], QUALITY_TYPE)})
+    >>> merge_quality(b, [{"b": 2.0}, None]).column("quality").to_pylist()
+    [[('a', 1.0), ('b', 2.0)], None]
+    """
+    index = batch.schema.get_field_index("quality")
+    existing = batch.column(index).to_pylist() if index >= 0 else [None] * batch.num_rows
+    merged: list[list[tuple[str, float]] | None] = []
+    for before, new in zip(existing, signals):
+        if not new:
+            merged.append(before)
+            continue
+        values = dict(before or ())
+        values.update((key, float(value)) for key, value in new.items())
+        merged.append(list(values.items()))
+    return set_column(batch, "quality", pa.array(merged, QUALITY_TYPE))
+
+
+def sum_quality_signals(final, metrics: dict[str, str]) -> dict[str, float]:
+    """Sum quality-map entries over `final`: metric name → quality key (absent keys count 0)."""
+    from pyspark.sql import functions as F
+
+    if "quality" not in final.columns:
+        return dict.fromkeys(metrics, 0.0)
+    sums = [F.coalesce(F.sum(F.try_element_at("quality", F.lit(key))), F.lit(0.0)).alias(metric)
+            for metric, key in metrics.items()]
+    row = final.agg(*sums).collect()[0]
+    return {metric: float(row[metric]) for metric in metrics}
 
 
 def _mark_stage(batch: pa.RecordBatch, stage_name: str) -> pa.RecordBatch:

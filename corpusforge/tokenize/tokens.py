@@ -1,28 +1,20 @@
-"""The `tokens` output (and the optional `packed` table): kept documents → token ids in Delta.
+"""Tokenize kept documents, the pure part: the `[tokenize]` section, the tokenizer it names,
+and the Arrow functions executors run (`tokens_batch`, `pack_group`).
 
-Configured by `[tokenize]` (`TokenizeConfig`) and turned on by `pipeline.outputs = ["tokens"]`.
-`check_config` runs before the run starts (pipeline.check_pipeline), so a missing tokenizer,
-bad split fractions or an unknown separator stop the run before any work with exit code 2.
+The `tokens` and `packed` outputs that write them to Delta are `corpusforge.outputs.tokens`
+and `corpusforge.outputs.packed` (turned on by `pipeline.outputs = ["tokens"]`).
 
-What `write_tokens` writes, for the run's kept documents:
-
-* `tokens` — one row per document: `doc_id`, `input_ids` array<int>, `n_tokens`, `tokenizer`
-  (identity `<name>@<hash of its files>`), `split` (the input's own split, else a seeded hash of
-  `doc_id` with `split_fractions`), `label`, optional jieba `words`, `run_id`. Tokenization is
-  `mapInArrow` with the Rust batch encoder (`hf.encode_arrow_batch`), one call per Arrow batch.
-* The tokenizer identity also goes into the Delta commit that writes the run's rows, as
-  `userMetadata` JSON (`{"table", "run_id", "tokenizer", ...}`); delta-rs reads it from the
-  table's history (`train.data.table_tokenizer`), so a trainer learns the tokenizer of a pinned
-  version without scanning a column.
-* `packed` (when `pack = true`) — fixed-length sequences. Distributed, with no data on the
-  driver: the run's `tokens` rows are grouped by (split, bucket), bucket = xxhash64(doc_id)
-  mod B, with B = ceil(documents / pack_group_docs); each group is sorted by `doc_id` and packed
-  with `pack.pack_arrow` on an executor (`applyInArrow`). A group's last sequence may be short
-  (documents never span groups). `seq_id` = group << 23 | index in group, with group = 40 bits
-  of BLAKE2b(run_id, split, bucket): ids are stable, and sorting a group's rows by `seq_id`
-  gives the packing order back (`unpack` needs it). Two groups share a prefix with probability
-  about groups² / 2^41 (1e-6 at 1,500 groups). The result depends only on the documents and
-  the config, never on Spark's partitioning or task order.
+* `tokens_batch`: one Arrow batch of documents → `tokens` rows: `doc_id`, `input_ids`
+  array<int>, `n_tokens`, `tokenizer` (identity `<name>@<hash of its files>`), `split` (the
+  input's own split, else a seeded hash of `doc_id` with `split_fractions`), `label`, optional
+  jieba `words`. Tokenization is the Rust batch encoder (`hf.encode_arrow_batch`), one call per
+  Arrow batch.
+* `pack_group`: one (split, bucket) group of `tokens` rows → fixed-length sequences, sorted by
+  `doc_id` and cut with `pack.pack_arrow`. A group's last sequence may be short (documents
+  never span groups). `seq_id` = group << 23 | index in group, with group = 40 bits of
+  BLAKE2b(run_id, split, bucket): ids are stable, and sorting a group's rows by `seq_id` gives
+  the packing order back (`unpack` needs it). Two groups share a prefix with probability about
+  groups² / 2^41 (1e-6 at 1,500 groups).
 
 Example (run.toml)::
 
@@ -36,12 +28,9 @@ Example (run.toml)::
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
 import logging
-import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,13 +44,9 @@ from corpusforge.tokenize.splits import DEFAULT_FRACTIONS
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-    from corpusforge.config import RunConfig
-    from corpusforge.pipeline import StageContext
-
 log = logging.getLogger(__name__)
 
-USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"  # Delta's per-commit note
-METADATA_FORMAT = "corpusforge.tokens"  # marks the userMetadata this module writes
+METADATA_FORMAT = "corpusforge.tokens"  # marks the Delta userMetadata the tokens output writes
 SEPARATOR_CANDIDATES = ("[SEP]", "</s>", "<|endoftext|>", "<eos>")  # tried in order when separator = ''
 SEQ_INDEX_BITS = 23  # low bits of seq_id: the index in its group; 40 + 23 bits keep it a positive int64
 
@@ -82,20 +67,6 @@ class TokenizeConfig:
     seq_length: int = 2048  # ids per packed sequence
     separator: str = ""  # token after each packed document ('' = the first of [SEP], </s>, <|endoftext|>, <eos>)
     pack_group_docs: int = 100_000  # documents per packing group: bounds one executor's memory
-
-
-def check_config(cfg: RunConfig) -> None:
-    """Fail with ConfigError before any work when `[tokenize]` cannot produce the `tokens` output.
-
-    Loads the tokenizer once (cheap, local files only), so a corrupt file fails here too.
-
-    >>> from corpusforge.config import load_config
-    >>> check_config(load_config(overrides=["pipeline.outputs=['tokens']"]))
-    Traceback (most recent call last):
-    ...
-    corpusforge.errors.ConfigError: tokenize.tokenizer: the 'tokens' output needs a tokenizer directory or tokenizer.json; none is set
-    """
-    resolve_config(cfg.tokenize)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,7 +129,7 @@ def separator_token_id(tokenizer: Tokenizer, separator: str = "") -> int:
 
 # -- the Arrow functions executors run ----------------------------------------------------
 
-_INPUT_SCHEMA = pa.schema([("doc_id", pa.string()), ("text", pa.string()), ("split", pa.string()), ("label", pa.string())])
+INPUT_SCHEMA = pa.schema([("doc_id", pa.string()), ("text", pa.string()), ("split", pa.string()), ("label", pa.string())])
 _WORKER_TOKENIZERS: dict[str, Tokenizer] = {}  # identity → tokenizer, one build per Python worker
 
 
@@ -179,7 +150,7 @@ def tokens_arrow_schema(words: bool) -> pa.Schema:
     """
     from corpusforge.tokenize.hf import EncodeParams, tokens_schema
 
-    schema = tokens_schema(_INPUT_SCHEMA, EncodeParams(tokenizer_identity=""))
+    schema = tokens_schema(INPUT_SCHEMA, EncodeParams(tokenizer_identity=""))
     return schema.append(pa.field("words", pa.list_(pa.string()))) if words else schema
 
 
@@ -191,7 +162,7 @@ def tokens_batch(batch: pa.RecordBatch, tokenizer: Tokenizer, tcfg: TokenizeConf
 
     >>> from corpusforge.tokenize.hf import load_tokenizer
     >>> batch = pa.record_batch({"doc_id": ["a"], "text": ["hello world"], "split": ["test"], "label": [None]},
-    ...                         schema=_INPUT_SCHEMA)
+    ...                         schema=INPUT_SCHEMA)
     >>> row = tokens_batch(batch, load_tokenizer("../shared/data/vocab/bert-base-uncased"), TokenizeConfig(), "t@1").to_pylist()[0]
     >>> row["input_ids"], row["split"], row["tokenizer"]
     ([101, 7592, 2088, 102], 'test', 't@1')
@@ -212,8 +183,10 @@ def tokens_batch(batch: pa.RecordBatch, tokenizer: Tokenizer, tcfg: TokenizeConf
     return encoded.append_column("words", words)
 
 
-def _tokens_function(tcfg: TokenizeConfig, resolved: ResolvedTokenize, jieba_cache: str | None
+def tokens_function(tcfg: TokenizeConfig, resolved: ResolvedTokenize, jieba_cache: str | None
                      ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The Arrow function of the `tokens` output's tasks: one tokenizer per Python worker, then
+    `tokens_batch` on every batch of (doc_id, text, split, label)."""
     identity, tokenizer_json = resolved.identity, resolved.tokenizer_json
 
     def tokenize_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -256,95 +229,3 @@ def pack_group(table: pa.Table, *, split: str, bucket: int, run_id: str, seq_len
                        PackParams(seq_length=seq_length, separator_id=separator_id), split=split)
     ids = pa.array(seq_ids(run_id, split, bucket, batch.num_rows), pa.int64())
     return pa.Table.from_batches([batch.set_column(0, "seq_id", ids)])
-
-
-# -- Spark -----------------------------------------------------------------------------------
-
-def tokens_frame(kept_df, tcfg: TokenizeConfig, resolved: ResolvedTokenize, jieba_cache: str | None = None):
-    """The `tokens` rows (without `run_id`) of a frame of documents, via `mapInArrow`."""
-    from pyspark.sql import functions as F
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    def column(name: str):
-        # split and label are absent when no reader filled them; null means "none given".
-        return F.col(name).cast("string") if name in kept_df.columns else F.lit(None).cast("string")
-
-    documents = kept_df.select(*(column(name).alias(name) for name in _INPUT_SCHEMA.names))
-    return documents.mapInArrow(_tokens_function(tcfg, resolved, jieba_cache),
-                                from_arrow_schema(tokens_arrow_schema(tcfg.words)))
-
-
-def packed_frame(tokens_df, tcfg: TokenizeConfig, resolved: ResolvedTokenize, run_id: str, documents: int):
-    """The `packed` rows (without `tokenizer`/`run_id`) of `tokens_df`, packed per (split, bucket)."""
-    from pyspark.sql import functions as F
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    from corpusforge.tokenize.pack import PACKED_SCHEMA
-
-    buckets = max(1, math.ceil(documents / tcfg.pack_group_docs))
-    seq_length, separator_id = tcfg.seq_length, resolved.separator_id
-    # xxhash64 is Spark's seeded, platform-independent hash: the same doc_id → the same bucket everywhere.
-    grouped = tokens_df.select("doc_id", "input_ids", "split",
-                               F.pmod(F.xxhash64("doc_id"), F.lit(buckets)).alias("pack_bucket"))
-
-    def pack(key: tuple, table: pa.Table) -> pa.Table:
-        split, bucket = key[0].as_py(), key[1].as_py()
-        return pack_group(table, split=split, bucket=bucket, run_id=run_id, seq_length=seq_length,
-                          separator_id=separator_id)
-
-    return grouped.groupBy("split", "pack_bucket").applyInArrow(pack, from_arrow_schema(PACKED_SCHEMA))
-
-
-@contextlib.contextmanager
-def _commit_metadata(spark, payload: Mapping[str, object]) -> Iterator[None]:
-    """Attach `payload` (JSON) as userMetadata to the Delta commits made inside the block."""
-    previous = spark.conf.get(USER_METADATA_CONF, None)
-    spark.conf.set(USER_METADATA_CONF, json.dumps({"format": METADATA_FORMAT, **payload}, sort_keys=True))
-    try:
-        yield
-    finally:
-        if previous is None:
-            spark.conf.unset(USER_METADATA_CONF)
-        else:
-            spark.conf.set(USER_METADATA_CONF, previous)
-
-
-def _jieba_cache(output: str) -> str | None:
-    from corpusforge.tables.delta import local_path
-
-    root = local_path(output)
-    # A directory of the output, never the shared temp dir; remote outputs use the env default.
-    return str(root / "_cache" / "jieba") if root is not None else None
-
-
-def write_tokens(ctx: StageContext, kept_df) -> None:
-    """Write the run's `tokens` rows (and `packed`, when configured) by run_id; see the module doc.
-
-    Example::
-
-        write_tokens(StageContext(spark=spark, cfg=cfg, output="out", run_id="r1"), kept)
-        read_table(spark, "out", "tokens").where("run_id = 'r1'").count()  # = kept documents
-    """
-    from pyspark.sql import functions as F
-
-    from corpusforge.tables.delta import read_table, write_run_rows
-
-    tcfg = ctx.cfg.tokenize
-    resolved = resolve_config(tcfg)
-    tokens = tokens_frame(kept_df, tcfg, resolved, _jieba_cache(ctx.output)).withColumn("run_id", F.lit(ctx.run_id))
-    metadata = {"table": "tokens", "run_id": ctx.run_id, "tokenizer": resolved.identity,
-                "add_special_tokens": tcfg.add_special_tokens, "max_length": tcfg.max_length}
-    with _commit_metadata(ctx.spark, metadata):
-        write_run_rows(ctx.spark, tokens, ctx.output, "tokens", ctx.run_id)
-    # Later steps read what was written: tokenization never runs twice, and counts are exact.
-    written = read_table(ctx.spark, ctx.output, "tokens").where(F.col("run_id") == ctx.run_id)
-    totals = written.agg(F.count("*").alias("documents"), F.sum("n_tokens").alias("tokens")).first()
-    log.info("tokens: %d documents, %d tokens, tokenizer %s", totals.documents, totals.tokens or 0, resolved.identity)
-    if not tcfg.pack:
-        return
-    packed = packed_frame(written, tcfg, resolved, ctx.run_id, totals.documents).select(
-        "*", F.lit(resolved.identity).alias("tokenizer"), F.lit(ctx.run_id).alias("run_id"))
-    with _commit_metadata(ctx.spark, {**metadata, "table": "packed", "seq_length": tcfg.seq_length,
-                                      "separator_id": resolved.separator_id}):
-        write_run_rows(ctx.spark, packed, ctx.output, "packed", ctx.run_id)
-    log.info("packed: %d-id sequences of run %s written", tcfg.seq_length, ctx.run_id)

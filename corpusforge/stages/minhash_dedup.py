@@ -3,25 +3,26 @@
 For the live rows of the frame:
 
 1. the dedup key of `text` (corpusforge.text.dedup_key) and the split preference
-   (`SPLIT_RANK` of dedup/exact.py: test < validation < train < none), per Arrow batch;
-2. signatures and band hashes (corpusforge.dedup.lsh.minhash_signatures, the pure core of
-   dedup/minhash.py); a document with fewer tokens than the n-gram size has no shingle and
+   (`corpusforge.dedup.exact.split_rank`: test < validation < train < none), per Arrow batch;
+2. signatures and band hashes (corpusforge.stages.lsh.minhash_signatures, over the pure core
+   of dedup/minhash.py); a document with fewer tokens than the n-gram size has no shingle and
    skips LSH (left to exact dedup);
 3. within the run: star edges per bucket, verification, connected components; every document
    that is not its cluster's representative (the preferred split, then the smallest doc_id) is
    dropped as `dedup.near_duplicate`, `detail` = the representative's doc_id;
-4. with `scope = "index"`: documents whose bands hit the `minhash_index` of earlier runs and
+4. with `dedup.scope = "index"` (the one switch for exact and MinHash dedup): documents whose bands hit the `minhash_index` of earlier runs and
    whose signature agrees are dropped as `dedup.seen_in_earlier_run`, `detail` = the earlier
    doc_id (this reason wins over 3);
 5. the signature and band hashes stay on the frame (`minhash_signature`,
-   `minhash_band_hashes`) so the `minhash_index` output writer (dedup/index.py) appends the
+   `minhash_band_hashes`) so the `minhash_index` output writer (outputs/minhash_index.py) appends the
    survivors after the documents are written; no table schema has these columns, so the table
    writes leave them out.
 
-Config (`[minhash]` in the run config)::
+Config (`[minhash]` in the run config, `MinHashConfig` of dedup/minhash.py)::
 
-    [minhash]
+    [dedup]
     scope = "index"        # 'run': within this run only; 'index': also against earlier runs
+    [minhash]
     verify = "signature"   # check of candidate pairs: none | signature | exact
     num_perm = 112
     bands = 14
@@ -31,52 +32,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Iterator
 
 import pyarrow as pa
 
-from corpusforge.dedup.components import DEFAULT_MAX_ITERATIONS
-from corpusforge.dedup.exact import _NO_SPLIT_RANK, SPLIT_RANK
-from corpusforge.dedup.index import BAND_HASHES_COLUMN, INDEX_TABLE, SIGNATURE_COLUMN, load_minhash_index
-from corpusforge.dedup.minhash import CjkShingles, MinHashParams
-from corpusforge.stage import Stage
+from corpusforge.dedup.exact import split_rank
+from corpusforge.dedup.lsh import BAND_HASHES_COLUMN, INDEX_TABLE, SIGNATURE_COLUMN
+from corpusforge.dedup.minhash import MinHashConfig
+from corpusforge.stages.base import Stage
 from corpusforge.text.dedup_key import dedup_key
 
 log = logging.getLogger(__name__)
 
 NEAR_DUPLICATE = "dedup.near_duplicate"
 SEEN_IN_EARLIER_RUN = "dedup.seen_in_earlier_run"
-
-
-@dataclass(frozen=True, kw_only=True)
-class MinHashConfig:
-    """The `[minhash]` config section: MinHash parameters and how the stage uses them.
-
-    >>> MinHashConfig().params() == MinHashParams()
-    True
-    """
-
-    scope: Literal["run", "index"] = "index"  # 'run': within this run only; 'index': also against earlier runs
-    verify: Literal["none", "signature", "exact"] = "signature"  # check of candidate pairs before merging
-    threshold: float | None = None  # Jaccard a verified pair needs (None: the S-curve's, ≈ 0.72 for 14 × 8)
-    num_perm: int = 112  # permutations per signature (FineWeb's default)
-    bands: int = 14  # LSH bands
-    rows: int = 8  # signature values per band
-    ngram: int = 5  # words (or CJK characters) per shingle
-    seed: int = 42  # seed of the permutation coefficients
-    cjk_shingles: CjkShingles = "char"  # CJK documents: character n-grams, or jieba word n-grams
-    max_iterations: int = DEFAULT_MAX_ITERATIONS  # bound on large/small-star rounds
-
-    def params(self) -> MinHashParams:
-        """The MinHashParams of this section (validated there)."""
-        return MinHashParams(
-            num_perm=self.num_perm, bands=self.bands, rows=self.rows, ngram=self.ngram,
-            seed=self.seed, cjk_shingles=self.cjk_shingles,
-        )
-
-
-def _split_rank(split: str | None) -> int:
-    return SPLIT_RANK.get(split, _NO_SPLIT_RANK) if split is not None else _NO_SPLIT_RANK
 
 
 def _key_batches(has_lang: bool, has_split: bool):
@@ -90,7 +59,7 @@ def _key_batches(has_lang: bool, has_split: bool):
             splits = batch.column("split").to_pylist() if has_split else [None] * batch.num_rows
             yield pa.RecordBatch.from_arrays(
                 [batch.column("doc_id"), pa.array(keys, pa.string()), langs,
-                 pa.array([_split_rank(split) for split in splits], pa.int32())],
+                 pa.array([split_rank(split) for split in splits], pa.int32())],
                 names=["doc_id", "dedup_key", "lang", "split_rank"],
             )
 
@@ -104,7 +73,7 @@ class MinHashDedupStage(Stage):
 
     Example::
 
-        stage = MinHashDedupStage(MinHashConfig(scope="run"))
+        stage = MinHashDedupStage(MinHashConfig())   # index_df=None: within the frame only
         flagged = stage.flag(frame)   # frame: doc_id, text, drop_* columns (lang, split optional)
     """
 
@@ -121,7 +90,7 @@ class MinHashDedupStage(Stage):
         from pyspark.sql import functions as F
         from pyspark.sql import types as T
 
-        from corpusforge.dedup.lsh import against_index, minhash_signatures, near_duplicates_from_signatures
+        from corpusforge.stages.lsh import against_index, minhash_signatures, near_duplicates_from_signatures
 
         self.check_schema(df)
         params = self.config.params()
@@ -181,11 +150,12 @@ class MinHashDedupStage(Stage):
 
 
 def minhash_dedup_stage(ctx) -> MinHashDedupStage:
-    """The `minhash_dedup` stage of a run, from the `[minhash]` config section.
+    """The `minhash_dedup` stage of a run, from the `[minhash]` section and `dedup.scope`.
 
     Refuses, before any work, a `minhash_index` built with other parameters (even with
     scope 'run': the survivors are appended to it).
     """
+    from corpusforge.outputs.minhash_index import load_minhash_index
     from corpusforge.tables.delta import table_path
 
     config = ctx.cfg.minhash
@@ -193,7 +163,7 @@ def minhash_dedup_stage(ctx) -> MinHashDedupStage:
     if INDEX_TABLE not in ctx.cfg.pipeline.outputs:
         log.warning("stage dedup.minhash: 'minhash_index' is not in pipeline.outputs; this run's "
                     "survivors will not be remembered for later runs")
-    # the run's staging dir (pipeline._staging_dir), removed by the pipeline at the end of the run
+    # the run's staging dir (pipeline.run.staging_dir), removed by the pipeline at the end of the run
     workdir = table_path(ctx.output, f"_staging/{ctx.run_id}")
-    return MinHashDedupStage(config, index if config.scope == "index" else None, workdir)
+    return MinHashDedupStage(config, index if ctx.cfg.dedup.scope == "index" else None, workdir)
 

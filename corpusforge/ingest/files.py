@@ -1,13 +1,17 @@
-"""The ingest stage: input files → one row per record, distributed one task per file.
+"""One input file → Arrow batches of records: the per-task work of the ingest stage, without Spark.
 
-Each task streams its file through the format's reader (ingest/base.py) and emits Arrow
-batches of bounded size. A file that cannot be opened or read at all becomes one dropped row
+The Spark stage (`corpusforge.stages.ingest`) runs `file_batches` in one task per file. Each
+call streams its file through the format's reader (ingest/base.py) and emits Arrow batches of
+bounded size. A file that cannot be opened or read at all becomes one dropped row
 (`ingest.unreadable`), so a bad file never stops the run and is never silently lost.
 
 The Spark path must give exactly what the pure reader gives on the same file (tests/spark/
 test_ingest_stage.py checks it file by file), so WARC/ARC files are opened *seekable*: the
 readers resync past damage only on a seekable stream, and a forward-only stream would lose
 the records after a damaged region.
+
+`RECORD_ARROW_SCHEMA` is the one spelling of the record schema; the Spark stage derives its
+StructType from it.
 
 Rows are built column by column (one Python list per column, one `pa.array` per column and
 batch) rather than as one dict per row for `from_pylist`: 11 ms instead of 17 ms per 3,841
@@ -18,29 +22,19 @@ from __future__ import annotations
 
 import io
 import logging
-from dataclasses import asdict
 from typing import BinaryIO, Iterator
 
 import pyarrow as pa
 
-from corpusforge.config import InputConfig
 from corpusforge.ingest import RAW_STREAM_FORMATS, reader_for
 from corpusforge.ingest.base import IngestOptions, Record
-from corpusforge.ingest.plan import InputPlan, _pyarrow_uri
+from corpusforge.ingest.plan import _pyarrow_uri
 from corpusforge.text.dedup_key import doc_id
 
 log = logging.getLogger(__name__)
 
-RECORD_SCHEMA_DDL = (
-    "doc_id string, text string, url string, source string, source_key string, "
-    "source_id string, source_uri string, source_offset bigint, crawl_ts timestamp, "
-    "content_type string, label string, split string, metadata map<string,string>, "
-    "candidate boolean, record_type string, drop_stage string, drop_reason string, detail string"
-)
-FILES_SCHEMA_DDL = "uri string, source string, source_key string, format string, split string"
-# RECORD_SCHEMA_DDL as the Arrow schema mapInArrow expects (what `stage.arrow_schema` makes of
-# it, timestamps in UTC), spelled out so a task or the benchmark needs no Spark session to
-# parse DDL; tests/spark/test_ingest_stage.py checks that the two agree.
+# Every record of every file, as mapInArrow expects it (timestamps in UTC). The one spelling of
+# the record schema: the Spark stage derives its StructType from it (stages/ingest.py).
 RECORD_ARROW_SCHEMA = pa.schema([
     ("doc_id", pa.string()), ("text", pa.string()), ("url", pa.string()), ("source", pa.string()),
     ("source_key", pa.string()), ("source_id", pa.string()), ("source_uri", pa.string()),
@@ -59,50 +53,13 @@ _TEXT_CHARS_PER_BATCH = 32 << 20
 _STREAM_BUFFER_BYTES = 1 << 20
 
 
-def ingest_options(cfg: InputConfig) -> IngestOptions:
-    """The reader options of the `[input]` config section.
-
-    >>> from corpusforge.config import InputConfig
-    >>> ingest_options(InputConfig()).warc_reader
-    'fastwarc'
-    """
-    fields = set(IngestOptions.__dataclass_fields__)
-    return IngestOptions(**{k: v for k, v in asdict(cfg).items() if k in fields})
-
-
-def read_records(spark, plan: InputPlan, cfg: InputConfig):
-    """A DataFrame of every record of the plan's files (RECORD_SCHEMA_DDL), one task per file.
-
-    Gzip is not splittable, so a file is the unit of work: the file list is parallelized with
-    one partition per file and each task streams its file through `read_file`.
-
-    Example::
-
-        records = read_records(spark, plan_inputs(["data/warc"], None, cfg.input), cfg.input)
-        records.where("candidate").count()
-    """
-    from pyspark.sql.types import _parse_datatype_string
-
-    schema = _parse_datatype_string(RECORD_SCHEMA_DDL)
-    files = [(f.uri, f.source, f.source_key, f.format, f.split) for f in plan.files]
-    opts = ingest_options(cfg)
-    rdd = spark.sparkContext.parallelize(files, max(1, len(files)))
-    files_df = spark.createDataFrame(rdd, FILES_SCHEMA_DDL)
-
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            for file_row in batch.to_pylist():  # one row per file: a handful per task
-                yield from file_batches(file_row, opts)
-
-    return files_df.mapInArrow(run, schema)
-
-
 def file_batches(file_row: dict, opts: IngestOptions,
                  schema: pa.Schema = RECORD_ARROW_SCHEMA) -> Iterator[pa.RecordBatch]:
     """Arrow batches (RECORD_ARROW_SCHEMA) of every record of one file.
 
-    `file_row` has the keys of FILES_SCHEMA_DDL. This is the whole per-task work of the
-    Spark stage, callable without Spark (the benchmark's plain loop can use it too).
+    `file_row` has the keys uri, source, source_key, format and split (the stage's file
+    list). This is the whole per-task work of the Spark stage, callable without Spark (the
+    benchmark's plain loop can use it too).
 
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "a.jsonl")

@@ -1,0 +1,104 @@
+"""The command line of `jobs/build_corpus.py`: parse, check, plan, run, summarize.
+
+Run it as `spark-submit jobs/build_corpus.py ...`, or `python -m corpusforge ...` (also
+`python -m corpusforge.pipeline.cli`, `python -m corpusforge.cli`) where pyspark is installed.
+
+Exit codes (DESIGN.md): 0 done, 1 run failed, 2 usage or config error (before any work).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import datetime, timezone
+
+from corpusforge.errors import CorpusforgeError
+
+log = logging.getLogger("corpusforge")
+
+EPILOG = """\
+Spark settings (master, driver memory, jars) come from a spark-conf profile, the way
+spark-submit reads them:
+  SPARK_CONF_DIR=spark-conf/local spark-submit jobs/build_corpus.py --input data/ --output out/
+  spark-submit --properties-file spark-conf/standalone/spark-defaults.conf jobs/build_corpus.py ...
+Exit codes: 0 done, 1 run failed, 2 usage or config error (nothing was done).
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="build_corpus.py",
+        description="Build a clean, deduplicated corpus as Delta tables from raw inputs.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--input", action="append", default=[], metavar="URI|GLOB",
+                   help="input file, directory or glob (file://, s3a://, hdfs://); repeatable")
+    p.add_argument("--manifest", metavar="FILE",
+                   help="file listing input paths, one per line (plain or .gz); relative "
+                        "lines are relative to the manifest")
+    p.add_argument("--output", required=True, metavar="DIR",
+                   help="output root: the Delta tables are written to DIR/<table>")
+    p.add_argument("--format", choices=["auto", "warc", "wet", "arc", "jsonl", "parquet", "csv", "text"],
+                   help="input format; 'auto' (default) picks it per file by extension and "
+                        "skips (and counts) files of unknown extension")
+    p.add_argument("--config", metavar="run.toml", help="run config file (TOML)")
+    p.add_argument("--set", action="append", default=[], dest="overrides", metavar="SECTION.KEY=VALUE",
+                   help="override one config value (repeatable); beats --config")
+    p.add_argument("--run-id", help="id of this run (default: from the current time); "
+                                    "re-using the id of an unfinished run retries it")
+    p.add_argument("--reprocess", action="store_true",
+                   help="also process inputs the ledger marks done by an earlier run")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check inputs and config, print the plan, do no work")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    return p
+
+
+def default_run_id() -> str:
+    """A run id from the current UTC time, e.g. 'run-20261201T081600123Z'."""
+    now = datetime.now(timezone.utc)
+    return now.strftime("run-%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return _main(args)
+    except CorpusforgeError as err:
+        print(f"build_corpus: error: {err}", file=sys.stderr)
+        return err.exit_code
+
+
+def _main(args) -> int:
+    from corpusforge.config import config_hash, load_config
+    from corpusforge.ingest.plan import plan_inputs
+    from corpusforge.pipeline.run import check_pipeline
+
+    overrides = list(args.overrides)
+    if args.format:
+        overrides.insert(0, f"input.format={args.format}")
+    cfg = load_config(args.config, overrides)
+    check_pipeline(cfg)
+    plan = plan_inputs(args.input, args.manifest, cfg.input)
+    run_id = args.run_id or default_run_id()
+    if args.dry_run:
+        print(f"dry run {run_id}: config {config_hash(cfg)}, stages {list(cfg.pipeline.stages)}")
+        for f in plan.files:
+            print(f"  {f.format:8} {f.size:>12,} B  {f.source_key}")
+        for uri in plan.skipped_unknown_format:
+            print(f"  skipped (unknown format)  {uri}")
+        print(f"{len(plan.files)} files, {plan.total_bytes:,} bytes; output {args.output}")
+        return 0
+
+    from corpusforge.pipeline.run import run_pipeline
+    from corpusforge.session import get_session
+
+    spark = get_session("build_corpus")
+    summary = run_pipeline(spark, cfg, plan, args.output, run_id, reprocess=args.reprocess)
+    print("\n".join(summary.lines()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,366 @@
+"""Run the configured stages over the inputs, write the tables, check the accounting.
+
+A run is a sequence of named steps (DESIGN.md, commit protocol):
+
+1. `check_pipeline` — before any work (also in --dry-run): every stage and output name is
+   known, each output's config is usable, and each stage's input columns are provided by ingest
+   or an earlier stage;
+2. take the output lock; `recover` deletes rows of earlier runs that never finished;
+3. `select_files` — skip files a finished run already processed (unless `reprocess`);
+4. `ingest` — read the records into staging; `count_records` per file;
+   `write_ledger_started` records the counts with the ledger rows as `started`;
+5. `run_stages` — one frame of live and dropped rows, materialized into staging;
+6. `write_tables` — `documents`, `dropped`, `exact_index` and the configured outputs (each
+   replaced by run_id);
+7. `check_accounting` — read back what was written and compare kept + dropped with the
+   readers' counts per file; `write_stats`;
+8. `commit_ledger` — the ledger rows as `done`: the run counts from here on.
+
+A run killed anywhere before 8 leaves rows of an unfinished run_id only; step 2 of the next
+run removes them and that run processes the same inputs again, exactly once.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from corpusforge import failpoints
+from corpusforge.config import RunConfig, config_dict, config_hash
+from corpusforge.dedup.lsh import BAND_HASHES_COLUMN, SIGNATURE_COLUMN
+from corpusforge.errors import AccountingError, ConfigError
+from corpusforge.ingest.plan import InputFile, InputPlan
+from corpusforge.pipeline import registry
+from corpusforge.pipeline.registry import StageContext
+from corpusforge.stages.base import DROP_COLUMNS, BatchStage, Stage, run_batch_stages
+from corpusforge.tables import ledger
+from corpusforge.tables.delta import local_path, read_table, run_tables, table_path, write_run_rows
+
+log = logging.getLogger(__name__)
+
+# Frame columns a table does not store, by table: the drop columns of kept rows (always null),
+# the MinHash columns left for the minhash_index writer, and what `dropped` leaves out of the
+# judged text's row. Any other column the schema does not declare is a SchemaError at write.
+NOT_STORED = {
+    "documents": (*DROP_COLUMNS, SIGNATURE_COLUMN, BAND_HASHES_COLUMN),
+    "dropped": ("lang_score", "text_hash", "quality", "metadata", SIGNATURE_COLUMN, BAND_HASHES_COLUMN),
+}
+# Nullable table columns that only an optional stage provides (langid, exact_dedup, the quality
+# stages): a run without that stage writes them as null. Every other declared column must be
+# in the frame.
+OPTIONAL_STAGE_COLUMNS = ("lang", "lang_score", "text_hash", "quality")
+
+__all__ = ["RunSummary", "StageContext", "check_pipeline", "check_stage_columns", "build_stages", "run_pipeline"]
+
+
+@dataclass(kw_only=True)
+class RunSummary:
+    run_id: str
+    output: str
+    files_read: int = 0
+    files_skipped_done: int = 0
+    files_skipped_unknown_format: int = 0
+    records_read: int = 0
+    kept: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)  # "stage/reason" → rows
+    noncandidates: dict[str, int] = field(default_factory=dict)  # WARC-Type → records
+    seconds: float = 0.0
+    recovered_runs: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        dropped_total = sum(self.dropped.values())
+        out = [
+            f"run {self.run_id}: {self.files_read} files read, "
+            f"{self.files_skipped_done} already done, {self.files_skipped_unknown_format} of unknown format",
+            f"records read {self.records_read} = kept {self.kept} + dropped {dropped_total}",
+        ]
+        out += [f"  dropped {n:>7}  {key}" for key, n in sorted(self.dropped.items())]
+        if self.noncandidates:
+            out.append("  not documents: " + ", ".join(f"{k}={v}" for k, v in sorted(self.noncandidates.items())))
+        if self.recovered_runs:
+            out.append("  removed rows of unfinished runs: " + ", ".join(self.recovered_runs))
+        out.append(f"wall time {self.seconds:.1f} s; tables under {self.output}: "
+                   + ", ".join(run_tables(self.output)))
+        return out
+
+
+def check_pipeline(cfg: RunConfig) -> None:
+    """Before any work: every stage and output name is known, each output module's
+    `check_config(cfg)` passes (a missing tokenizer, say), and every stage's input columns are
+    there (`check_stage_columns`)."""
+    from corpusforge.stages.ingest import record_columns
+
+    registry.check_names(cfg)
+    for name in cfg.pipeline.outputs:
+        check = registry.output_check(name)
+        if check is not None:
+            check(cfg)
+    check_stage_columns(cfg.pipeline.stages, record_columns())
+
+
+def check_stage_columns(stage_names: tuple[str, ...] | list[str], ingest_columns: tuple[str, ...]) -> None:
+    """Walk the stage list with the columns ingest gives and each stage's `requires`/`provides`:
+    a column a stage reads that neither ingest nor an earlier stage provides is a ConfigError
+    naming the column, the stage, and the stage that would provide it.
+
+    >>> check_stage_columns(["normalize", "langid", "filters.c4"], ("doc_id", "text", "drop_stage", "drop_reason", "detail"))
+    >>> check_stage_columns(["normalize", "filters.c4"], ("doc_id", "text", "drop_stage", "drop_reason", "detail"))
+    Traceback (most recent call last):
+    ...
+    corpusforge.errors.ConfigError: pipeline.stages: stage 'filters.c4' needs column 'lang', which neither ingest nor an earlier stage provides; put 'langid' before it
+    """
+    available = set(ingest_columns) | set(DROP_COLUMNS)
+    for name in stage_names:
+        cls = registry.stage_class(name)
+        for column in cls.requires:
+            if column.startswith("_"):  # a stage-internal column, joined in by the stage itself
+                continue
+            if column not in available:
+                providers = [n for n in registry.STAGES
+                             if column in {c for c, _ in registry.stage_class(n).provides}]
+                hint = f"; put {providers[0]!r} before it" if providers else ""
+                raise ConfigError(f"pipeline.stages: stage {name!r} needs column {column!r}, which neither "
+                                  f"ingest nor an earlier stage provides{hint}")
+        available.update(column for column, _ in cls.provides)
+
+
+def build_stages(ctx: StageContext) -> list[Stage]:
+    """The configured stages, in order, with their params."""
+    check_pipeline(ctx.cfg)
+    return [registry.stage_factory(name)(ctx) for name in ctx.cfg.pipeline.stages]
+
+
+def run_pipeline(spark, cfg: RunConfig, plan: InputPlan, output: str, run_id: str, *,
+                 reprocess: bool = False, stages: list[Stage] | None = None) -> RunSummary:
+    """Run the whole pipeline for one run; see the module docstring for the steps."""
+    check_pipeline(cfg)  # a bad stage or output fails before the lock, the recovery and the ingest
+    started = time.monotonic()
+    summary = RunSummary(run_id=run_id, output=output,
+                         files_skipped_unknown_format=len(plan.skipped_unknown_format))
+    ctx = StageContext(spark=spark, cfg=cfg, output=output, run_id=run_id)
+    with ledger.OutputLock(output, run_id):
+        summary.recovered_runs = ledger.recover(spark, output)
+        files = select_files(spark, plan, output, reprocess=reprocess)
+        summary.files_skipped_done = len(plan.files) - len(files)
+        summary.files_read = len(files)
+        staging = staging_dir(output, run_id)
+        if files:
+            stages = stages if stages is not None else build_stages(ctx)
+            _run_files(ctx, InputPlan(files=files), staging, stages, summary)
+        else:
+            log.info("nothing to do: every input is done (use --reprocess to redo)")
+        shutil.rmtree(local_path(staging) or staging, ignore_errors=True)
+        summary.seconds = time.monotonic() - started
+        _write_run_manifest(output, run_id, cfg, summary)
+    return summary
+
+
+def select_files(spark, plan: InputPlan, output: str, *, reprocess: bool) -> list[InputFile]:
+    """The plan's files a finished run has not processed yet (all of them with `reprocess`)."""
+    if reprocess:
+        return list(plan.files)
+    done = ledger.done_inputs(spark, output)
+    return [f for f in plan.files if (f.uri, f.size, ledger.millis(f.mtime)) not in done]
+
+
+def _run_files(ctx: StageContext, plan: InputPlan, staging: str, stages: list[Stage], summary: RunSummary) -> None:
+    """Steps 4 to 8 of the module docstring, for the files still to do."""
+    spark, cfg, output, run_id = ctx.spark, ctx.cfg, ctx.output, ctx.run_id
+    started_at = datetime.now(timezone.utc)
+    timings: dict[str, float] = {}
+
+    clock = time.monotonic()
+    records = ingest(spark, cfg, plan, staging)
+    timings["ingest"] = time.monotonic() - clock
+    per_file, summary.noncandidates = count_records(records)
+    summary.records_read = sum(per_file.values())
+    ledger_rows = write_ledger_started(spark, cfg, plan, output, run_id, per_file, started_at)
+
+    clock = time.monotonic()
+    final = run_stages(spark, records, stages, staging, run_id)
+    timings["stages"] = time.monotonic() - clock
+
+    clock = time.monotonic()
+    write_tables(ctx, final)
+    timings["write"] = time.monotonic() - clock
+
+    check_accounting(spark, output, run_id, per_file, summary)
+    write_stats(spark, output, run_id, _stats_rows(run_id, summary, timings, plan, stages, final))
+    failpoints.hit("before_commit")
+    commit_ledger(spark, output, run_id, ledger_rows)
+
+
+def ingest(spark, cfg: RunConfig, plan: InputPlan, staging: str):
+    """Every record of the plan's files, materialized: the records are counted, then read by the
+    stages, and extraction runs once."""
+    from corpusforge.stages.ingest import read_records
+
+    return _materialize(spark, read_records(spark, plan, cfg.input), staging, "records")
+
+
+def count_records(records) -> tuple[dict[str, int], dict[str, int]]:
+    """One pass over the staged records: candidates per file (the ledger's records_read) and the
+    non-candidate WARC records by type (stats)."""
+    per_file: dict[str, int] = {}
+    noncandidates: dict[str, int] = {}
+    for r in records.groupBy("source_uri", "candidate", "record_type").count().collect():
+        if r.candidate:
+            per_file[r.source_uri] = per_file.get(r.source_uri, 0) + r["count"]
+        else:
+            noncandidates[r.record_type] = noncandidates.get(r.record_type, 0) + r["count"]
+    return per_file, noncandidates
+
+
+def write_ledger_started(spark, cfg: RunConfig, plan: InputPlan, output: str, run_id: str,
+                         per_file: dict[str, int], started_at: datetime) -> list[dict]:
+    """Write the run's ledger rows as `started`, with the readers' counts; returns the rows."""
+    chash = config_hash(cfg)
+    rows = [
+        {"run_id": run_id, "input_uri": f.uri, "source_key": f.source_key, "format": f.format,
+         "size": f.size, "mtime": f.mtime, "records_read": per_file.get(f.uri, 0),
+         "status": "started", "config_hash": chash, "started_at": started_at, "finished_at": None}
+        for f in plan.files
+    ]
+    ledger.write_ledger(spark, output, run_id, rows)
+    return rows
+
+
+def run_stages(spark, records, stages: list[Stage], staging: str, run_id: str):
+    """The candidate records through every stage (consecutive row-local stages fused into one
+    pass), with `run_id`, materialized: the kept and the dropped writes read it once."""
+    from pyspark.sql import functions as F
+
+    frame = records.where("candidate").drop("candidate", "record_type")
+    for index, group in enumerate(_fuse_batch_stages(stages)):
+        if isinstance(group, list):  # consecutive row-local stages: one pass over the data
+            frame = run_batch_stages(frame, group)
+            continue
+        group.check_schema(frame)
+        if group.needs_materialized_input:
+            frame = _materialize(spark, frame, staging, f"before-{index}-{group.name}")
+        frame = group.flag(frame)
+    return _materialize(spark, frame.withColumn("run_id", F.lit(run_id)), staging, "final")
+
+
+def write_tables(ctx: StageContext, final) -> None:
+    """`documents`, `dropped`, `exact_index` (when exact dedup ran) and the configured outputs,
+    each replaced by run_id."""
+    from pyspark.sql import functions as F
+
+    from corpusforge.outputs.exact_index import write_exact_index
+
+    spark, output, run_id = ctx.spark, ctx.output, ctx.run_id
+    kept = final.where("drop_reason IS NULL").withColumn("n_chars", F.length("text"))
+    dropped = final.where("drop_reason IS NOT NULL").withColumn(
+        "text", F.substring("text", 1, ctx.cfg.pipeline.dropped_text_chars))
+    documents = kept.drop(*NOT_STORED["documents"])
+    write_run_rows(spark, failpoints.in_task(documents, "documents_write"), output, "documents", run_id,
+                   fill=OPTIONAL_STAGE_COLUMNS)
+    failpoints.hit("after_documents")
+    write_run_rows(spark, dropped.drop(*NOT_STORED["dropped"]), output, "dropped", run_id,
+                   fill=OPTIONAL_STAGE_COLUMNS)
+    failpoints.hit("after_dropped")
+    write_exact_index(ctx, kept)
+    for name in ctx.cfg.pipeline.outputs:
+        registry.output_writer(name)(ctx, kept)
+
+
+def check_accounting(spark, output: str, run_id: str, per_file: dict[str, int], summary: RunSummary) -> None:
+    """Kept + dropped written for the run, per file, must equal the readers' counts."""
+    from pyspark.sql import functions as F
+
+    written: dict[str, int] = {}
+    documents = read_table(spark, output, "documents").where(F.col("run_id") == run_id)
+    for row in documents.groupBy("source_uri").count().collect():
+        written[row.source_uri] = written.get(row.source_uri, 0) + row["count"]
+    summary.kept = sum(written.values())
+    dropped = read_table(spark, output, "dropped").where(F.col("run_id") == run_id)
+    summary.dropped = {}
+    for row in dropped.groupBy("source_uri", "drop_stage", "drop_reason").count().collect():
+        written[row.source_uri] = written.get(row.source_uri, 0) + row["count"]
+        key = f"{row.drop_stage}/{row.drop_reason}"
+        summary.dropped[key] = summary.dropped.get(key, 0) + row["count"]
+    mismatched = {uri: (n, written.get(uri, 0)) for uri, n in per_file.items() if written.get(uri, 0) != n}
+    mismatched.update({uri: (0, n) for uri, n in written.items() if uri not in per_file})
+    if mismatched:
+        uri, (read, wrote) = sorted(mismatched.items())[0]
+        raise AccountingError(
+            f"accounting failed for run {run_id}: {len(mismatched)} file(s) differ, e.g. {uri}: "
+            f"read {read} records, wrote kept + dropped = {wrote}; the run is not committed"
+        )
+
+
+def write_stats(spark, output: str, run_id: str, rows: list[dict]) -> None:
+    """The run's `stats` rows (exact counts and timings per phase and stage)."""
+    from corpusforge.schemas import table_schema
+
+    write_run_rows(spark, spark.createDataFrame(rows, table_schema("stats")), output, "stats", run_id)
+
+
+def commit_ledger(spark, output: str, run_id: str, ledger_rows: list[dict]) -> None:
+    """Mark the run's ledger rows `done`: the commit point of the run."""
+    finished_at = datetime.now(timezone.utc)
+    for row in ledger_rows:
+        row.update(status="done", finished_at=finished_at)
+    ledger.write_ledger(spark, output, run_id, ledger_rows)
+
+
+def _fuse_batch_stages(stages: list[Stage]) -> list[Stage | list[BatchStage]]:
+    """Consecutive BatchStages grouped into lists (run as one mapInArrow), other stages alone."""
+    groups: list[Stage | list[BatchStage]] = []
+    for stage in stages:
+        if isinstance(stage, BatchStage) and not stage.needs_materialized_input:
+            if groups and isinstance(groups[-1], list):
+                groups[-1].append(stage)
+            else:
+                groups.append([stage])
+        else:
+            groups.append(stage)
+    return groups
+
+
+def _stats_rows(run_id, summary, timings, plan, stages, final) -> list[dict]:
+    def row(stage, metric, value):
+        return {"run_id": run_id, "stage": stage, "metric": metric, "value": float(value)}
+
+    rows = [row("ingest", "files.read", summary.files_read),
+            row("ingest", "files.skipped_done", summary.files_skipped_done),
+            row("ingest", "files.skipped_unknown_format", summary.files_skipped_unknown_format),
+            row("ingest", "bytes.read", plan.total_bytes),
+            row("ingest", "records.read", summary.records_read),
+            row("pipeline", "documents.kept", summary.kept)]
+    rows += [row("ingest", f"records.not_document.{t}", n) for t, n in summary.noncandidates.items()]
+    for key, n in summary.dropped.items():
+        stage, reason = key.split("/", 1)
+        rows.append(row(stage, f"dropped.{reason}", n))
+    rows += [row(phase, "seconds", s) for phase, s in timings.items()]
+    for stage in stages:
+        rows += [row(stage.name, metric, value) for metric, value in stage.stats_from(final).items()]
+    return rows
+
+
+def staging_dir(output: str, run_id: str) -> str:
+    """Where a run materializes its intermediate frames; removed at the end of the run."""
+    return table_path(output, f"_staging/{run_id}")
+
+
+def _materialize(spark, df, staging: str, step: str):
+    """Write `df` to staging Parquet and read it back: later reads reuse it, never recompute."""
+    path = f"{staging}/{step}"
+    df.write.mode("overwrite").parquet(path)
+    return spark.read.parquet(path)
+
+
+def _write_run_manifest(output: str, run_id: str, cfg: RunConfig, summary: RunSummary) -> None:
+    """The resolved config and the summary of the run, beside the tables (`_runs/<run>.json`)."""
+    root = local_path(output)
+    if root is None:
+        return
+    runs = root / "_runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    payload = {"run_id": run_id, "config_hash": config_hash(cfg), "config": config_dict(cfg),
+               "summary": {k: v for k, v in summary.__dict__.items()}}
+    (runs / f"{run_id}.json").write_text(json.dumps(payload, indent=1, default=str))
