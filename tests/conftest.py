@@ -24,6 +24,7 @@ def spark(tmp_path_factory):
             "spark.sql.shuffle.partitions": "4",
             "spark.sql.warehouse.dir": str(warehouse),
             "spark.default.parallelism": "4",
+            "spark.ui.showConsoleProgress": "false",  # no redrawn bar in captured test output
         },
     )
     yield session

@@ -43,6 +43,7 @@ from torch.utils.data import DataLoader
 
 from corpusforge import failpoints
 from corpusforge.errors import ConfigError, CorpusforgeError, InputError
+from corpusforge.tables.pins import pin_for_run
 from corpusforge.train import checkpoint as ckpt
 from corpusforge.train.config import TrainConfig, load_train_config, train_config_dict, train_config_from_dict
 from corpusforge.train.data import WORKER_KEY, DeltaTokenDataset
@@ -336,6 +337,8 @@ def open_data(run: RunSetup) -> RunData:
     if pinned is not None and cfg.data.version >= 0 and cfg.data.version != pinned:
         raise ConfigError(f"--resume: the checkpoint trained on v{pinned} of {cfg.data.table!r}, the config says v{cfg.data.version}")
     info = inspect_table(cfg, version=pinned)
+    if runtime.master_process:  # register the version read, so VACUUM (jobs/maintain.py) keeps its files
+        pin_for_run(info.source_uri, info.source_version, run.out_dir)
     if needs_carve(cfg, info):
         if runtime.master_process:
             info = carve_validation(cfg, info, run.out_dir)

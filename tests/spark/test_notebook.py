@@ -8,7 +8,7 @@ from nbclient import NotebookClient
 from corpusforge.config import load_config
 from corpusforge.ingest.plan import plan_inputs
 from corpusforge.pipeline.run import run_pipeline
-from corpusforge.report.explore import drop_counts, load_tables, run_overview
+from corpusforge.report import build_model, load_run, model_tables
 
 pytestmark = pytest.mark.spark
 
@@ -25,10 +25,10 @@ def sample_run(spark, tmp_path_factory):
 
 
 def test_report_functions_balance(sample_run):
-    tables = load_tables(sample_run)
-    overview = run_overview(tables)
-    assert overview["balanced"].all() and overview["records_read"].sum() == 12
-    assert drop_counts(tables["dropped"])["rows"].sum() == len(tables["dropped"]) == 5
+    model = build_model(load_run(sample_run))
+    tables = model_tables(model)
+    assert tables["runs"]["balanced"].all() and tables["runs"]["records_read"].sum() == 12
+    assert tables["reasons"]["rows"].sum() == model.dropped == 5
 
 
 def test_notebook_executes(sample_run, monkeypatch, tmp_path):
@@ -38,5 +38,5 @@ def test_notebook_executes(sample_run, monkeypatch, tmp_path):
                    resources={"metadata": {"path": str(REPO / "notebooks")}}).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
-    assert any("image/png" in o.get("data", {}) for o in outputs)  # the plot was drawn
+    assert any("image/svg+xml" in o.get("data", {}) for o in outputs)  # the charts were drawn
     assert any("dedup.exact_duplicate" in str(o.get("data", {})) for o in outputs)
