@@ -53,10 +53,13 @@ demo: $(call stamp,$(DEMO_EXTRAS)) jars
 	$(VENV)/bin/spark-submit jobs/build_corpus.py \
 	    --input corpusforge/data/sample --output $(OUT)
 
-# The doctests of the package run too (from the repository root: some read tests/data).
-# `tests` always collects tests, so pytest's exit 5 ("no tests collected") cannot happen.
+# The doctests of the package run too (from the repository root: some read tests/data), in a
+# second pytest: with --doctest-modules over tests/, the conftest.py files of tests/ and
+# tests/cluster/ would be imported as two modules of one name. Both always collect tests, so
+# pytest's exit 5 ("no tests collected") cannot happen.
 test: $(call stamp,$(TEST_EXTRAS)) jars
-	$(PY) -m pytest -q tests --doctest-modules corpusforge
+	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --doctest-modules corpusforge
 
 clean:
 	rm -rf $(OUT) .pytest_cache
