@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args) -> int:
-    from corpusforge.cli import default_run_id
+    from corpusforge.pipeline.cli import default_run_id
     from corpusforge.crawl.config import load_crawl_config
     from corpusforge.tables.delta import local_path
 

@@ -10,7 +10,7 @@ import pytest
 from corpusforge.config import load_config
 from corpusforge.errors import LeaseLostError, RunLockedError
 from corpusforge.ingest.plan import plan_inputs
-from corpusforge.pipeline import run_pipeline
+from corpusforge.pipeline.run import run_pipeline
 from corpusforge.tables import fs
 from corpusforge.tables import lock as lock_module
 from corpusforge.tables.delta import read_table
