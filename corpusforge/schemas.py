@@ -71,6 +71,10 @@ def check_columns(columns: list[str], name: str, fill: tuple[str, ...] | list[st
     corpusforge.errors.SchemaError: table 'stats': column 'unit' is not declared in schemas/stats.json; declare it there or leave it out of the frame
     """
     fields = _spec(name)["fields"]
+    required = {f["name"] for f in fields if not f["nullable"]}
+    bad_fill = [c for c in fill if c in required]
+    if bad_fill:
+        raise SchemaError(f"table {name!r}: column {bad_fill[0]!r} is not nullable and cannot be filled with null")
     present = set(columns)
     for spec in fields:
         if spec["name"] in present:
@@ -84,9 +88,6 @@ def check_columns(columns: list[str], name: str, fill: tuple[str, ...] | list[st
     if extra:
         raise SchemaError(f"table {name!r}: column {extra[0]!r} is not declared in schemas/{name}.json; "
                           "declare it there or leave it out of the frame")
-    bad_fill = [c for c in fill if c in declared and not next(f for f in fields if f["name"] == c)["nullable"]]
-    if bad_fill:
-        raise SchemaError(f"table {name!r}: column {bad_fill[0]!r} is not nullable and cannot be filled with null")
 
 
 def _type_name(spec_type) -> str:
