@@ -2,11 +2,14 @@
 
     .venv/bin/python benchmarks/bench_tokenize.py                      # bert-base-chinese, 4000 documents
     .venv/bin/python benchmarks/bench_tokenize.py --tokenizer bpe/llama-test-tokenizer.json --docs 2000
+    .venv/bin/python benchmarks/bench_tokenize.py --data tests/data     # the repository's own copies
 
 Fairness: both tokenizer sides run on one core (`local[1]` for Spark), with the same texts, the
 same batch size (`spark.sql.execution.arrow.maxRecordsPerBatch` = `--batch-size`) and the same
 `TOKENIZERS_PARALLELISM=false` (set before tokenizers is imported, inherited by Spark's Python
-workers). The Spark side is the `tokens` output's own path (`outputs.tokens.tokens_frame`, the
+workers). The baseline is the exact Rust call the stage makes per batch (`encode_batch_fast` with
+the stage's special-token and truncation settings, then the ids); `encode_batch`, which also
+computes character offsets, is printed for reference only. The Spark side is the `tokens` output's own path (`outputs.tokens.tokens_frame`, the
 mapInArrow that `write_tokens` runs: split assignment + Rust batch encoding + identity column)
 over a cached DataFrame, written to the `noop` sink, so it times JVM → Arrow → Python → Arrow →
 JVM plus the encoding; the Delta write of the same rows (`write_run_rows`, schema-checked,
@@ -48,8 +51,10 @@ from corpusforge.tokenize.hf import EncodeParams, encode_arrow_batch, load_token
 
 def _documents(count: int) -> list[str]:
     pieces: list[str] = []
+    # The PhraseBank under ../shared/data, or the repository's own labelled set (tests/data).
+    sentences = SHARED / "finsent" if (SHARED / "finsent").is_dir() else SHARED / "fin-sentences"
     for name in ("Train_Data.csv", "Test_Data.csv"):
-        with open(SHARED / "finsent" / name, encoding="utf-8", newline="") as handle:
+        with open(sentences / name, encoding="utf-8", newline="") as handle:
             pieces += [row[-1] for row in list(csv.reader(handle))[1:] if row]
     from fastwarc.warc import ArchiveIterator, WarcRecordType
     from resiliparse.extract.html2text import extract_plain_text
@@ -76,16 +81,30 @@ def _best(repeats: int, run) -> float:
 
 
 def bench_tokenize(args, texts: list[str], out_dir: Path) -> dict:
+    from corpusforge.tokenize.hf import _Truncated
+    from corpusforge.outputs.tokens import tokens_frame
+    from corpusforge.tokenize.tokens import INPUT_SCHEMA as _INPUT_SCHEMA, TokenizeConfig, resolve_config, tokens_batch
+
     path = str(SHARED / "vocab" / args.tokenizer)
     tokenizer = load_tokenizer(path)
+    tcfg = TokenizeConfig(tokenizer=path)  # the stage's defaults, as a `tokens` run without settings has them
     batches = [texts[i : i + args.batch_size] for i in range(0, len(texts), args.batch_size)]
-    tokens = sum(len(e.ids) for e in tokenizer.encode_batch(texts))
+
+    def stage_call(batch: list[str]) -> list[list[int]]:
+        # Exactly the Rust call the stage makes (tokens_batch → encode_arrow_batch → hf._encode_flat):
+        # encode_batch_fast with the stage's add_special_tokens, under its truncation setting.
+        with _Truncated(tokenizer, tcfg.max_length or None) as tok:
+            return [e.ids for e in tok.encode_batch_fast(batch, add_special_tokens=tcfg.add_special_tokens)]
+
+    tokens = sum(len(ids) for batch in batches for ids in stage_call(batch))
     raw = _best(args.repeats, lambda: [tokenizer.encode_batch(batch) for batch in batches])
-    # encode_batch_fast (no character offsets) is what encode_arrow_batch calls: the tighter baseline.
-    raw_fast = _best(args.repeats, lambda: [[e.ids for e in tokenizer.encode_batch_fast(batch)] for batch in batches])
-    params = EncodeParams(tokenizer_identity=tokenizer_identity(path))
-    arrow_batches = [pa.record_batch({"doc_id": [f"{i}" for i in range(len(b))], "text": b}) for b in batches]
-    pure = _best(args.repeats, lambda: [encode_arrow_batch(b, tokenizer, params) for b in arrow_batches])
+    raw_stage_call = _best(args.repeats, lambda: [stage_call(batch) for batch in batches])
+    identity = tokenizer_identity(path)
+    arrow_batches = [pa.record_batch({"doc_id": [f"{i:032x}" for i in range(len(b))], "text": b,
+                                      "split": [None] * len(b), "label": [None] * len(b)}, schema=_INPUT_SCHEMA)
+                     for b in batches]
+    # The stage's per-batch function alone (split assignment + the call above + Arrow columns).
+    pure = _best(args.repeats, lambda: [tokens_batch(b, tokenizer, tcfg, identity) for b in arrow_batches])
 
     from corpusforge.session import get_session
 
@@ -106,10 +125,7 @@ def bench_tokenize(args, texts: list[str], out_dir: Path) -> dict:
     from pyspark.sql import functions as F
 
     from corpusforge.tables.delta import write_run_rows
-    from corpusforge.outputs.tokens import tokens_frame
-    from corpusforge.tokenize.tokens import TokenizeConfig, resolve_config
 
-    tcfg = TokenizeConfig(tokenizer=path)
     encoded = tokens_frame(frame, tcfg, resolve_config(tcfg))
     through_spark = _best(args.repeats, lambda: encoded.write.format("noop").mode("overwrite").save())
     # cache: the Delta write is timed alone, on tokens already computed.
@@ -124,17 +140,53 @@ def bench_tokenize(args, texts: list[str], out_dir: Path) -> dict:
         "documents": len(texts),
         "tokens": tokens,
         "batch_size": args.batch_size,
-        "raw_encode_batch_s": round(raw, 3),
-        "raw_tokens_per_s_per_core": round(tokens / raw),
-        "raw_encode_batch_fast_ids_s": round(raw_fast, 3),
-        "arrow_fn_no_spark_s": round(pure, 3),
+        "stage_call": f"encode_batch_fast(add_special_tokens={tcfg.add_special_tokens}), truncation {tcfg.max_length or 'off'}",
+        "raw_stage_call_s": round(raw_stage_call, 3),
+        "raw_stage_call_tokens_per_s_per_core": round(tokens / raw_stage_call),
+        "raw_encode_batch_s (offsets too; not the stage's call)": round(raw, 3),
+        "tokens_batch_no_spark_s": round(pure, 3),
         "spark_mapInArrow_s": round(through_spark, 3),
         "spark_tokens_per_s_per_core": round(tokens / through_spark),
-        "framework_overhead_vs_raw_encode_batch": round(through_spark / raw - 1, 3),
-        "framework_overhead_vs_raw_encode_batch_fast": round(through_spark / raw_fast - 1, 3),
+        "framework_overhead_vs_stage_call": round(through_spark / raw_stage_call - 1, 3),
         "spark_path": "corpusforge.outputs.tokens.tokens_frame (write_tokens' mapInArrow)",
         "delta_write_s": round(delta_write, 3),
     }
+
+
+def unk_share_of_cjk_tokens(tokenizer_name: str = "bert-base-chinese") -> dict:
+    """[UNK] share of the CJK one-character tokens of the Chinese pages of the resiliparse WARC
+    sample, as the pipeline stores them: ingest's extraction, then the normalize stage's default
+    params; a page is Chinese when over 30 % of its characters are CJK ideographs (the counting
+    of tests/spark/test_tokenize_stage.py, without Spark)."""
+    from corpusforge.config import RunConfig
+    from corpusforge.ingest.base import IngestOptions
+    from corpusforge.ingest.warc import read_warc
+    from corpusforge.text.normalize import normalize_text
+
+    def is_cjk(char: str) -> bool:
+        code = ord(char)
+        return (0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x2A6DF
+                or 0x2A700 <= code <= 0x2CEAF or 0xF900 <= code <= 0xFAFF or 0x2F800 <= code <= 0x2FA1F)
+
+    tokenizer = load_tokenizer(str(SHARED / "vocab" / tokenizer_name))
+    unk = tokenizer.token_to_id("[UNK]")
+    normalize = RunConfig().normalize
+    pages = cjk_tokens = cjk_unk = 0
+    with open(SHARED / "warc" / "resiliparse" / "warcfile.warc.gz", "rb") as handle:
+        for record in read_warc(handle, IngestOptions()):
+            if not (record.candidate and record.drop_reason is None and record.text):
+                continue
+            text = normalize_text(record.text, normalize)
+            if sum(map(is_cjk, text)) <= 0.3 * max(1, len(text.strip())):
+                continue
+            pages += 1
+            encoding = tokenizer.encode(text)
+            for token_id, (start, end) in zip(encoding.ids, encoding.offsets):
+                if end - start == 1 and is_cjk(text[start]):
+                    cjk_tokens += 1
+                    cjk_unk += token_id == unk
+    return {"tokenizer": tokenizer_name, "chinese_pages": pages, "cjk_tokens": cjk_tokens, "cjk_unk": cjk_unk,
+            "unk_share_of_cjk_tokens_percent": round(100 * cjk_unk / cjk_tokens, 3)}
 
 
 def bench_reader(args, texts: list[str], out_dir: Path) -> dict:
@@ -191,6 +243,7 @@ def bench_reader(args, texts: list[str], out_dir: Path) -> dict:
 
 
 def main() -> None:
+    global SHARED  # --data replaces the default the loaders read
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokenizer", default="bert-base-chinese")
     parser.add_argument("--docs", type=int, default=4000)
@@ -200,11 +253,13 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--reader-repeat", type=int, default=20, help="copies of the tokenized docs in the reader table")
     parser.add_argument("--skip-spark", action="store_true")
+    parser.add_argument("--data", type=Path, default=SHARED, help="folder with finsent/, warc/ and vocab/")
     args = parser.parse_args()
+    SHARED = args.data
     texts = _documents(args.docs)
     out_dir = Path(tempfile.mkdtemp(prefix="bench_tokenize_"))
     try:
-        results = {}
+        results = {"unk": unk_share_of_cjk_tokens()}
         if not args.skip_spark:
             results["tokenize"] = bench_tokenize(args, texts, out_dir)
         results["reader"] = bench_reader(args, texts, out_dir)
