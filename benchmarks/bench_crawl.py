@@ -107,8 +107,8 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             fetched, seconds = bench_fetcher(urls, cfg, Path(tmp))
-            print(f"bound {bound:.0f} pages/s ({args.hosts} hosts / {args.delay} s); each host also "
-                  f"answers robots.txt once, so {args.pages}/{args.pages + 1} of it is reachable")
+            print(f"bound {bound:.0f} pages/s ({args.hosts} hosts / {args.delay} s); robots.txt is each "
+                  f"host's first request, the pages follow at the delay")
             print(f"fetcher: {fetched} pages in {seconds:.2f} s = {fetched / seconds:.1f} pages/s "
                   f"= {fetched / seconds / bound:.3f} of the bound")
             if not args.no_spark:
