@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import pyarrow as pa
+import pyarrow as pa  # the doctests build their tables with it
 
 from corpusforge.errors import InputError
 
