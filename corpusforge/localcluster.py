@@ -266,10 +266,13 @@ def _children(pid: int) -> list[int]:
     out, frontier = [], [pid]
     while frontier:
         parent = frontier.pop()
-        try:
-            children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
-        except OSError:
-            continue
+        children = []
+        # A JVM starts processes from other threads than its main one: read every thread's list.
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children += (task / "children").read_text().split()
+            except OSError:
+                continue
         for child in map(int, children):
             out.append(child)
             frontier.append(child)
