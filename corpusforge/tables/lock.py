@@ -245,7 +245,7 @@ class OutputLock:
     def _refusal(self, state: LockState, lease: float, expired: bool) -> str:
         holder = state.holder
         head = (f"output {self.output} is busy: run {holder.get('run_id')!r} is running on this output "
-                f"(lock {self.uri}, pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('since')}, "
+                f"(lock {self.uri}, pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('since') or '?'}, "
                 f"last renewed {state.age_seconds:.0f} s ago, lease {lease:.0f} s)")
         if expired:
             return head + "; its lease has expired: rerun with --break-lock to take the output over"
