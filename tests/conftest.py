@@ -35,9 +35,3 @@ def spark(tmp_path_factory):
 def test_data() -> Path:
     """tests/data: part of the repository, so a test that needs it never skips."""
     return TEST_DATA
-
-
-@pytest.fixture(scope="session")
-def shared_data(test_data: Path) -> Path:
-    # The fixture's old name, while branches written against it merge; new tests use test_data.
-    return test_data

@@ -3,7 +3,7 @@ come from (one JSON line, `EXECUTORS ...`), then run build_corpus with the given
 import json
 import sys
 
-from corpusforge.cli import main
+from corpusforge.pipeline.cli import main
 from corpusforge.session import get_session
 
 

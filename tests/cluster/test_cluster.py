@@ -18,7 +18,7 @@ from corpusforge.cluster_demo import submit_command, submit_env
 from corpusforge.config import load_config
 from corpusforge.ingest.plan import plan_inputs
 from corpusforge.localcluster import pack_environment
-from corpusforge.pipeline import run_pipeline
+from corpusforge.pipeline.run import run_pipeline
 from corpusforge.tables import fs
 from corpusforge.tables.delta import read_table
 
