@@ -28,8 +28,9 @@ def write_exact_index(ctx, kept) -> None:
     if "text_hash" not in kept.columns:
         return
     rows = kept.where("text_hash IS NOT NULL").select(
-        "text_hash", "doc_id", F.lit(DEDUP_KEY_VERSION).alias("key_version"), "run_id")
-    write_run_rows(ctx.spark, rows, ctx.output, INDEX_TABLE, ctx.run_id)
+        "text_hash", "doc_id", "source_uri", F.lit(DEDUP_KEY_VERSION).alias("key_version"), "run_id")
+    # The index rows of superseded files (modified inputs) go in the same commit.
+    write_run_rows(ctx.spark, rows, ctx.output, INDEX_TABLE, ctx.run_id, supersede=ctx.superseded)
 
 
 def load_exact_index(spark, output: str):

@@ -26,21 +26,25 @@ from corpusforge.dedup.minhash import MinHashParams
 log = logging.getLogger(__name__)
 
 
-def load_minhash_index(spark, output: str, params: MinHashParams, *, exclude_run: str | None = None):
+def load_minhash_index(spark, output: str, params: MinHashParams, *, exclude_run: str | None = None,
+                       exclude_uris: tuple[str, ...] = ()):
     """The index of earlier runs, exploded to (doc_id, band, band_hash, signature), or None.
+
+    Rows of `exclude_uris` (input files this run reads again as new versions) are left out.
 
     Refuses (ConfigError, before any work) an index built with other parameters. The check
     reads only the distinct `params` values (one per parameter set ever used: metadata, not data).
     """
     from pyspark.sql import functions as F
 
-    from corpusforge.tables.delta import read_table, table_exists, table_path
+    from corpusforge.tables.delta import read_table, table_exists, table_path, without_files
 
     if not table_exists(spark, output, INDEX_TABLE):
         return None
     table = read_table(spark, output, INDEX_TABLE)
     if exclude_run is not None:
         table = table.where(F.col("run_id") != exclude_run)
+    table = without_files(table, exclude_uris)
     stored = [row.params for row in table.select("params").distinct().collect()]
     check_index_fingerprints(stored, params, table_path(output, INDEX_TABLE))
     return table.select(
@@ -64,9 +68,11 @@ def write_minhash_index(ctx, kept) -> None:
     params = ctx.cfg.minhash.params()
     rows = kept.where(F.col(SIGNATURE_COLUMN).isNotNull()).select(
         "doc_id",
+        "source_uri",
         F.col(BAND_HASHES_COLUMN).alias("band_hashes"),
         F.col(SIGNATURE_COLUMN).alias("signature"),
         F.lit(params_json(params)).alias("params"),
         F.lit(ctx.run_id).alias("run_id"),
     )
-    write_run_rows(ctx.spark, rows, ctx.output, INDEX_TABLE, ctx.run_id)
+    # The index rows of superseded files (modified inputs) go in the same commit.
+    write_run_rows(ctx.spark, rows, ctx.output, INDEX_TABLE, ctx.run_id, supersede=ctx.superseded)

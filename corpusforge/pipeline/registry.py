@@ -28,6 +28,9 @@ class StageContext:
     cfg: RunConfig
     output: str
     run_id: str
+    # Input URIs a finished run read and this run reads again as new versions (modified files):
+    # their earlier rows are left out of dedup and replaced in the same commits as the new ones.
+    superseded: tuple[str, ...] = ()
 
 
 # Stage name in `pipeline.stages` → ("module:factory", "module:StageClass"). The class gives the

@@ -7,20 +7,25 @@ A run is a sequence of named steps (DESIGN.md, commit protocol):
    or an earlier stage;
 2. take the output lock; `recover` deletes rows of earlier runs that never finished;
 3. `select_files` — skip files a finished run already processed (unless `reprocess`);
+   `superseded_inputs` — files a finished run read at another size or mtime (modified);
 4. `ingest` — read the records into staging; `count_records` per file;
    `write_ledger_started` records the counts with the ledger rows as `started`;
 5. `run_stages` — one frame of live and dropped rows, materialized into staging;
 6. `write_tables` — `documents`, `dropped`, `exact_index` and the configured outputs (each
-   replaced by run_id);
+   replaced by run_id; the rows of the superseded files go in the same commits);
 7. `check_accounting` — read back what was written and compare kept + dropped with the
    readers' counts per file; `write_stats`;
-8. `commit_ledger` — the ledger rows as `done`: the run counts from here on.
+8. `commit_ledger` — the ledger rows as `done`: the run counts from here on;
+9. `report_after_run` — `<output>/_runs/<run_id>/report.html` (a failure is a warning).
+
+Each step logs a line as it starts and one as it ends, with counts and time (progress.Phase).
 
 A run killed anywhere before 8 leaves rows of an unfinished run_id only; step 2 of the next
 run removes them and that run processes the same inputs again, exactly once.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -34,6 +39,7 @@ from corpusforge.errors import AccountingError, ConfigError
 from corpusforge.ingest.plan import InputFile, InputPlan
 from corpusforge.pipeline import registry
 from corpusforge.pipeline.registry import StageContext
+from corpusforge.progress import Phase
 from corpusforge.stages.base import DROP_COLUMNS, BatchStage, Stage, run_batch_stages
 from corpusforge.tables import ledger
 from corpusforge.tables import fs
@@ -47,7 +53,8 @@ log = logging.getLogger(__name__)
 # judged text's row. Any other column the schema does not declare is a SchemaError at write.
 NOT_STORED = {
     "documents": (*DROP_COLUMNS, SIGNATURE_COLUMN, BAND_HASHES_COLUMN),
-    "dropped": ("lang_score", "text_hash", "quality", "metadata", SIGNATURE_COLUMN, BAND_HASHES_COLUMN),
+    # `quality` stays: the report shows the signals of the rows a filter dropped.
+    "dropped": ("lang_score", "text_hash", "metadata", SIGNATURE_COLUMN, BAND_HASHES_COLUMN),
 }
 # Nullable table columns that only an optional stage provides (langid, exact_dedup, the quality
 # stages): a run without that stage writes them as null. Every other declared column must be
@@ -70,6 +77,8 @@ class RunSummary:
     noncandidates: dict[str, int] = field(default_factory=dict)  # WARC-Type → records
     seconds: float = 0.0
     recovered_runs: list[str] = field(default_factory=list)
+    files_superseded: int = 0  # modified files read again; their earlier rows were replaced
+    report: str = ""  # path of the run's HTML report ('' when none was written)
 
     def lines(self) -> list[str]:
         dropped_total = sum(self.dropped.values())
@@ -83,8 +92,12 @@ class RunSummary:
             out.append("  not documents: " + ", ".join(f"{k}={v}" for k, v in sorted(self.noncandidates.items())))
         if self.recovered_runs:
             out.append("  removed rows of unfinished runs: " + ", ".join(self.recovered_runs))
+        if self.files_superseded:
+            out.append(f"  {self.files_superseded} modified file(s) read again: their earlier rows were replaced")
         out.append(f"wall time {self.seconds:.1f} s; tables under {self.output}: "
                    + ", ".join(run_tables(self.output)))
+        if self.report:
+            out.append(f"report: {self.report}")
         return out
 
 
@@ -145,10 +158,18 @@ def run_pipeline(spark, cfg: RunConfig, plan: InputPlan, output: str, run_id: st
     ctx = StageContext(spark=spark, cfg=cfg, output=output, run_id=run_id)
     with OutputLock(output, run_id, spark=spark, options=lock_options,
                     on_lost=spark.sparkContext.cancelAllJobs):
-        summary.recovered_runs = ledger.recover(spark, output)
-        files = select_files(spark, plan, output, reprocess=reprocess)
-        summary.files_skipped_done = len(plan.files) - len(files)
-        summary.files_read = len(files)
+        with Phase("recover") as phase:
+            summary.recovered_runs = ledger.recover(spark, output)
+            phase.counts.update(unfinished_runs=len(summary.recovered_runs))
+        with Phase("select files") as phase:
+            done = ledger.done_inputs(spark, output)
+            files = select_files(spark, plan, output, reprocess=reprocess, done=done)
+            ctx = dataclasses.replace(ctx, superseded=superseded_inputs(files, done))
+            summary.files_skipped_done = len(plan.files) - len(files)
+            summary.files_read = len(files)
+            summary.files_superseded = len(ctx.superseded)
+            phase.counts.update(to_read=len(files), done_before=summary.files_skipped_done,
+                                modified=len(ctx.superseded))
         staging = staging_dir(output, run_id)
         if files:
             stages = stages if stages is not None else build_stages(ctx)
@@ -158,40 +179,65 @@ def run_pipeline(spark, cfg: RunConfig, plan: InputPlan, output: str, run_id: st
         fs.delete(spark, staging)
         summary.seconds = time.monotonic() - started
         _write_run_manifest(spark, output, run_id, cfg, summary)
+        with Phase("report"):
+            from corpusforge.report.html import report_after_run
+
+            written = report_after_run(output, run_id)
+            summary.report = str(written) if written else ""
     return summary
 
 
-def select_files(spark, plan: InputPlan, output: str, *, reprocess: bool) -> list[InputFile]:
-    """The plan's files a finished run has not processed yet (all of them with `reprocess`)."""
+def select_files(spark, plan: InputPlan, output: str, *, reprocess: bool,
+                 done: set[tuple[str, int, int]] | None = None) -> list[InputFile]:
+    """The plan's files a finished run has not processed yet (all of them with `reprocess`);
+    `done` is ledger.done_inputs when the caller has read it already."""
     if reprocess:
         return list(plan.files)
-    done = ledger.done_inputs(spark, output)
+    done = ledger.done_inputs(spark, output) if done is None else done
     return [f for f in plan.files if (f.uri, f.size, ledger.millis(f.mtime)) not in done]
+
+
+def superseded_inputs(files: list[InputFile], done: set[tuple[str, int, int]]) -> tuple[str, ...]:
+    """URIs among `files` that a finished run read at another size or mtime: new versions of
+    those inputs, whose earlier rows this run replaces (examples/scheduled/README.md). An
+    unchanged file read again with --reprocess is not one: its copies are dropped as seen.
+
+    >>> from datetime import datetime
+    >>> f = InputFile(uri="file:/in/a.jsonl", source="in", source_key="in/a.jsonl", format="jsonl", size=10,
+    ...               mtime=datetime(2026, 1, 1))
+    >>> superseded_inputs([f], {("file:/in/a.jsonl", 9, 0)}), superseded_inputs([f], {("file:/in/a.jsonl", 10, 1767225600000)})
+    (('file:/in/a.jsonl',), ())
+    """
+    done_uris = {uri for uri, _size, _mtime in done}
+    return tuple(sorted(f.uri for f in files
+                        if f.uri in done_uris and (f.uri, f.size, ledger.millis(f.mtime)) not in done))
 
 
 def _run_files(ctx: StageContext, plan: InputPlan, staging: str, stages: list[Stage], summary: RunSummary) -> None:
     """Steps 4 to 8 of the module docstring, for the files still to do."""
     spark, cfg, output, run_id = ctx.spark, ctx.cfg, ctx.output, ctx.run_id
     started_at = datetime.now(timezone.utc)
-    timings: dict[str, float] = {}
+    timings: dict[str, float] = {}  # phase → seconds: the `stats` rows with metric `seconds`
 
-    clock = time.monotonic()
-    records = ingest(spark, cfg, plan, staging)
-    timings["ingest"] = time.monotonic() - clock
-    per_file, summary.noncandidates = count_records(records)
-    summary.records_read = sum(per_file.values())
-    ledger_rows = write_ledger_started(spark, cfg, plan, output, run_id, per_file, started_at)
+    with Phase("ingest", timings) as phase:
+        records = ingest(spark, cfg, plan, staging)
+        per_file, summary.noncandidates = count_records(records)
+        summary.records_read = sum(per_file.values())
+        ledger_rows = write_ledger_started(spark, cfg, plan, output, run_id, per_file, started_at)
+        phase.counts.update(files=len(plan.files), records=summary.records_read)
 
-    clock = time.monotonic()
-    final = run_stages(spark, records, stages, staging, run_id)
-    timings["stages"] = time.monotonic() - clock
+    with Phase("stages", timings) as phase:
+        final = run_stages(spark, records, stages, staging, run_id)
+        phase.counts.update(stages=len(stages))
 
-    clock = time.monotonic()
-    write_tables(ctx, final)
-    timings["write"] = time.monotonic() - clock
+    with Phase("write", timings) as phase:
+        write_tables(ctx, final)
+        phase.counts.update(outputs=len(cfg.pipeline.outputs))
 
-    check_accounting(spark, output, run_id, per_file, summary)
-    write_stats(spark, output, run_id, _stats_rows(run_id, summary, timings, plan, stages, final))
+    with Phase("accounting", timings) as phase:
+        check_accounting(spark, output, run_id, per_file, summary)
+        write_stats(spark, output, run_id, _stats_rows(run_id, summary, timings, plan, stages, final))
+        phase.counts.update(kept=summary.kept, dropped=sum(summary.dropped.values()))
     failpoints.hit("before_commit")
     commit_ledger(spark, output, run_id, ledger_rows)
 
@@ -260,11 +306,13 @@ def write_tables(ctx: StageContext, final) -> None:
     dropped = final.where("drop_reason IS NOT NULL").withColumn(
         "text", F.substring("text", 1, ctx.cfg.pipeline.dropped_text_chars))
     documents = kept.drop(*NOT_STORED["documents"])
+    # Each write replaces this run's rows and, in the same commit, the rows earlier runs wrote
+    # from the files this run reads again as new versions (ctx.superseded).
     write_run_rows(spark, failpoints.in_task(documents, "documents_write"), output, "documents", run_id,
-                   fill=OPTIONAL_STAGE_COLUMNS)
+                   fill=OPTIONAL_STAGE_COLUMNS, supersede=ctx.superseded)
     failpoints.hit("after_documents")
     write_run_rows(spark, dropped.drop(*NOT_STORED["dropped"]), output, "dropped", run_id,
-                   fill=OPTIONAL_STAGE_COLUMNS)
+                   fill=OPTIONAL_STAGE_COLUMNS, supersede=ctx.superseded)
     failpoints.hit("after_dropped")
     write_exact_index(ctx, kept)
     for name in ctx.cfg.pipeline.outputs:
@@ -332,6 +380,7 @@ def _stats_rows(run_id, summary, timings, plan, stages, final) -> list[dict]:
     rows = [row("ingest", "files.read", summary.files_read),
             row("ingest", "files.skipped_done", summary.files_skipped_done),
             row("ingest", "files.skipped_unknown_format", summary.files_skipped_unknown_format),
+            row("ingest", "files.superseded", summary.files_superseded),
             row("ingest", "bytes.read", plan.total_bytes),
             row("ingest", "records.read", summary.records_read),
             row("pipeline", "documents.kept", summary.kept)]

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 from datetime import datetime, timezone
 from pathlib import Path
 
 from corpusforge.report import charts
 from corpusforge.report.data import RunData, load_run
 from corpusforge.report.model import ReportModel, build_model, model_figures
+
+log = logging.getLogger(__name__)
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:#222;
@@ -54,6 +57,25 @@ def write_report(output: str | Path, run_id: str | None = None) -> Path:
     tmp.write_text(render_report(data), encoding="utf-8")
     tmp.replace(path)  # a reader never sees half a page
     return path
+
+
+def report_after_run(output: str, run_id: str) -> Path | None:
+    """The pipeline's last step: write the run's report; None (and a warning) when it cannot.
+
+    The run is committed when this runs, so a report that fails (a local path is needed, a
+    chart that will not draw) must not turn a finished run into a failed one.
+    """
+    from corpusforge.tables.delta import local_path
+
+    if local_path(output) is None:
+        log.warning("no report for run %s: %s is not a local path; rebuild it with "
+                    "`python -m corpusforge.report` where the output is mounted", run_id, output)
+        return None
+    try:
+        return write_report(str(local_path(output)), run_id)
+    except Exception as err:  # noqa: BLE001 - any failure of the report is reported, never raised
+        log.warning("no report for run %s: %s: %s", run_id, type(err).__name__, err)
+        return None
 
 
 def _e(value) -> str:

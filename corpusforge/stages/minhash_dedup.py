@@ -159,7 +159,8 @@ def minhash_dedup_stage(ctx) -> MinHashDedupStage:
     from corpusforge.tables.delta import table_path
 
     config = ctx.cfg.minhash
-    index = load_minhash_index(ctx.spark, ctx.output, config.params(), exclude_run=ctx.run_id)
+    index = load_minhash_index(ctx.spark, ctx.output, config.params(), exclude_run=ctx.run_id,
+                               exclude_uris=ctx.superseded)
     if INDEX_TABLE not in ctx.cfg.pipeline.outputs:
         log.warning("stage dedup.minhash: 'minhash_index' is not in pipeline.outputs; this run's "
                     "survivors will not be remembered for later runs")

@@ -39,8 +39,12 @@ def read_table(spark, output: str, name: str, version: int | None = None):
     return reader.load(table_path(output, name))
 
 
-def write_run_rows(spark, df, output: str, name: str, run_id: str, *, fill: tuple[str, ...] = ()) -> None:
+def write_run_rows(spark, df, output: str, name: str, run_id: str, *, fill: tuple[str, ...] = (),
+                   supersede: tuple[str, ...] = ()) -> None:
     """Replace the rows of `run_id` in table `name` with `df`, atomically.
+
+    `supersede` lists input URIs read again as new versions (a modified file): the rows earlier
+    runs wrote from those files go in the same commit (the table must have `source_uri`).
 
     `df` is checked against `schemas/<name>.json` before it is conformed (schemas.check_columns:
     a missing, renamed or undeclared column is a SchemaError naming it; `fill` names the
@@ -59,7 +63,7 @@ def write_run_rows(spark, df, output: str, name: str, run_id: str, *, fill: tupl
     (
         df.write.format("delta")
         .mode("overwrite")
-        .option("replaceWhere", f"run_id = '{_quoted(run_id)}'")
+        .option("replaceWhere", replace_predicate(run_id, supersede))
         # New columns added to schemas/<name>.json evolve existing tables.
         .option("mergeSchema", "true")
         .save(table_path(output, name))
@@ -67,6 +71,29 @@ def write_run_rows(spark, df, output: str, name: str, run_id: str, *, fill: tupl
     if stored != version:  # first write, or a table of an older version: one metadata commit
         spark.sql(f"ALTER TABLE delta.`{table_path(output, name)}` "
                   f"SET TBLPROPERTIES ('{SCHEMA_VERSION_PROPERTY}' = '{version}')")
+
+
+def replace_predicate(run_id: str, supersede: tuple[str, ...] = ()) -> str:
+    """The replaceWhere of a run's write: its own rows, and those of the superseded files.
+
+    >>> replace_predicate("r1"), replace_predicate("r'2", ("file:/a.jsonl",))
+    ("run_id = 'r1'", "run_id = 'r''2' OR source_uri IN ('file:/a.jsonl')")
+    """
+    predicate = f"run_id = '{_quoted(run_id)}'"
+    if supersede:
+        predicate += " OR source_uri IN (" + ", ".join(f"'{_quoted(u)}'" for u in sorted(supersede)) + ")"
+    return predicate
+
+
+def without_files(df, uris: tuple[str, ...]):
+    """`df` (an index table) without the rows of input files `uris`: a modified file's new
+    version is not a duplicate of its old one. Rows without `source_uri` (written before the
+    column existed) are kept."""
+    from pyspark.sql import functions as F
+
+    if not uris or "source_uri" not in df.columns:
+        return df
+    return df.where(F.col("source_uri").isNull() | ~F.col("source_uri").isin(list(uris)))
 
 
 def table_schema_version(spark, output: str, name: str) -> int | None:
