@@ -77,8 +77,8 @@ def test_every_configured_stage_is_registered():
     for name in ("langid", "pii", "boilerplate", *(f.stage_name for f in FAMILIES.values())):
         assert name in STAGE_FACTORIES
     for path in (REPO / "configs").glob("*.toml"):
-        if path.name.startswith(("train_", "sweep")):
-            continue  # fine-tuning and sweep configs (jobs/finetune.py, jobs/sweep.py), not corpus runs
+        if path.name.startswith(("train_", "sweep", "crawl")):
+            continue  # fine-tuning, sweep and crawl configs (jobs/finetune.py, sweep.py, crawl.py), not corpus runs
         cfg = load_config(path)
         assert set(cfg.pipeline.stages) <= set(STAGE_FACTORIES), path.name
 

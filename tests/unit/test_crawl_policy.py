@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import doctest
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -219,3 +220,13 @@ def test_read_seeds_normalizes_and_names_the_bad_line(tmp_path):
         read_seeds(str(seeds))
     with pytest.raises(InputError, match="seeds file not found"):
         read_seeds(str(tmp_path / "missing.txt"))
+
+
+def test_the_shipped_crawl_config_loads_and_still_asks_for_a_user_agent():
+    from corpusforge.crawl.config import load_crawl_config
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "crawl.toml"
+    cfg = load_crawl_config(path, ['crawl.user_agent="testbot/0.1"'])
+    assert cfg.crawl.user_agent == "testbot/0.1" and cfg.crawl.delay_s == 5.0
+    with pytest.raises(ConfigError, match="user_agent"):
+        load_crawl_config(path)
