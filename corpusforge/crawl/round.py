@@ -152,12 +152,23 @@ def committed_rounds(spark, output: str) -> set[str]:
     return {r.userMetadata for r in history.select("userMetadata").collect() if r.userMetadata}
 
 
+def _crawldb_rows(df):
+    """The crawldb columns of `df`, in the table's order and types. The columns it lacks are
+    null by design (a URL just found has no fetch, status code or digest yet), so they are
+    named as `fill`; its other columns (a result's outlinks) are not the crawldb's."""
+    from corpusforge.schemas import conform, table_schema
+
+    names = [f.name for f in table_schema(CRAWLDB).fields]
+    return conform(df.select([c for c in names if c in df.columns]), CRAWLDB,
+                   fill=tuple(c for c in names if c not in df.columns))
+
+
 def inject(spark, output: str, seeds: list[str], run_id: str) -> int:
     """Add the seed URLs (already normalized) the crawldb lacks; return how many were new."""
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
-    from corpusforge.schemas import conform, table_schema
+    from corpusforge.schemas import table_schema
 
     if not table_exists(spark, output, CRAWLDB):
         spark.createDataFrame([], table_schema(CRAWLDB)).write.format("delta").save(table_path(output, CRAWLDB))
@@ -171,7 +182,7 @@ def inject(spark, output: str, seeds: list[str], run_id: str) -> int:
     table = DeltaTable.forPath(spark, table_path(output, CRAWLDB))
     _set_commit_metadata(spark, f"inject-{run_id}")
     try:
-        table.alias("t").merge(conform(seeds_df, CRAWLDB).alias("s"), "t.url = s.url") \
+        table.alias("t").merge(_crawldb_rows(seeds_df).alias("s"), "t.url = s.url") \
             .whenNotMatchedInsertAll().execute()
     finally:
         _set_commit_metadata(spark, None)
@@ -350,7 +361,7 @@ def updatedb(spark, p: CrawlParams, output: str, round_id: str) -> None:
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
-    from corpusforge.schemas import conform, table_schema
+    from corpusforge.schemas import table_schema
 
     staging = _staging(output, round_id)
     results = spark.read.parquet(str(staging / "results"))
@@ -369,7 +380,7 @@ def updatedb(spark, p: CrawlParams, output: str, round_id: str) -> None:
 
     def as_rows(df, kind):
         df = df.withColumn("discovered_round", F.lit(round_id)).withColumn("first_seen", F.lit(now))
-        return conform(df, CRAWLDB).withColumn("kind", F.lit(kind))
+        return _crawldb_rows(df).withColumn("kind", F.lit(kind))
 
     source = as_rows(updates, "result").unionByName(as_rows(found, "new"))
     # A fetched row keeps where and when it was first found.

@@ -218,7 +218,7 @@ def test_odd_names_truncated_gzip_and_tsv_through_the_stage(spark, tmp_path) -> 
     whole = gzip.compress(lines, mtime=0)
     (root / "cut.jsonl.gz").write_bytes(whole[: len(whole) // 2])
     (root / "news.tsv").write_text("label\ttext\npositive\tSales rose, it said.\n", encoding="utf-8")
-    plan = plan_inputs([str(root)], None, InputConfig(label_field="label"))
+    plan = plan_inputs([str(root)], None, IngestOptions(label_field="label"))
     assert [f.format for f in plan.files] == ["jsonl", "jsonl", "tsv"]
 
     rows = read_records(spark, plan, CFG).collect()
