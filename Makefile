@@ -1,20 +1,17 @@
 # Two entry points on a fresh machine: `make demo` and `make test`. Everything they need
-# (venv, pinned packages, the Delta Lake jars in ~/.m2) is bootstrapped here, idempotently.
+# (venv, pinned packages, the Delta Lake and s3a jars in jars/lib) is bootstrapped here, idempotently.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-DELTA_JAR_VERSION := 4.4.0
-DELTA_ARTIFACT := io.delta:delta-spark_4.2_2.13:$(DELTA_JAR_VERSION)
-M2 := $(HOME)/.m2/repository
-DELTA_JAR := $(M2)/io/delta/delta-spark_4.2_2.13/$(DELTA_JAR_VERSION)/delta-spark_4.2_2.13-$(DELTA_JAR_VERSION).jar
 # One install stamp per set of extras, so `make demo` (no torch: [train] is a ~3 GB CUDA build
 # on most machines) and `make test` (everything) can follow each other in any order.
 DEMO_EXTRAS ?=
 TEST_EXTRAS ?= dev,train,crawl
 stamp = $(VENV)/.stamp-install$(if $(1),-$(subst $(comma),-,$(1)),-base)
 comma := ,
-S3A_JARS_STAMP := $(M2)/.stamp-corpusforge-s3a-jars
+# The jars Spark adds to pyspark's own (Delta Lake, s3a://): jars/pom.xml lists them.
+JARS_STAMP := jars/lib/.stamp
 OUT ?= out
 
 # Loopback-safe Spark: never bind or advertise a non-loopback interface.
@@ -35,18 +32,14 @@ $(VENV)/.stamp-install-%: setup.cfg pyproject.toml
 	$(PY) -m pip install -q -e ".$(if $(filter base,$*),,[$(subst -,$(comma),$*)])"
 	touch $@
 
-jars: $(DELTA_JAR) $(S3A_JARS_STAMP)
+jars: $(JARS_STAMP)
 
-$(DELTA_JAR):
-	mvn -q -B dependency:get -Dartifact=$(DELTA_ARTIFACT)
-	test -f $@
-
-# s3a://: hadoop-aws and the AWS SDK v2 modules it loads (~13 MB, not the 600 MB bundle);
-# jars/pom.xml says which and why. Resolved into ~/.m2, where Spark's Ivy finds them offline.
-$(S3A_JARS_STAMP): jars/pom.xml
-	mvn -q -B -f jars/pom.xml org.apache.maven.plugins:maven-dependency-plugin:3.8.1:resolve
-	test -f $(M2)/org/apache/hadoop/hadoop-aws/3.5.0/hadoop-aws-3.5.0.jar
-	test -f $(M2)/software/amazon/awssdk/s3-transfer-manager/2.35.4/s3-transfer-manager-2.35.4.jar
+# Copied into jars/lib/ once, where every profile's spark.jars points: no package resolution at
+# Spark start. A changed pom.xml copies them again (stale jars removed first).
+$(JARS_STAMP): jars/pom.xml
+	rm -rf jars/lib
+	mvn -q -B -f jars/pom.xml dependency:copy-dependencies
+	test -f jars/lib/delta-spark_4.2_2.13-4.4.0.jar -a -f jars/lib/hadoop-aws-3.5.0.jar
 	touch $@
 
 demo: $(call stamp,$(DEMO_EXTRAS)) jars

@@ -26,6 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PROFILES_DIR = REPO_ROOT / "spark-conf"
 MIN_JAVA = 17  # Spark 4 runs on Java 17 or newer
 _DELTA_CLASS = "io.delta.sql.DeltaSparkSessionExtension"
+DELTA_ARTIFACT = "delta-spark_4.2_2.13"
 
 
 def profile_dir(profile: str | None = None) -> Path:
@@ -148,27 +149,49 @@ def java_major_version() -> int | None:
     return int(match.group(2)) if major == 1 else major  # "1.8" style
 
 
-def maven_jar_path(coordinate: str, repo: Path | None = None) -> Path:
-    """Where Maven keeps `group:artifact:version` in the local repository."""
-    group, artifact, version = coordinate.split(":")
-    repo = repo or Path(os.environ.get("M2_REPO", Path.home() / ".m2" / "repository"))
-    return repo / group.replace(".", "/") / artifact / version / f"{artifact}-{version}.jar"
+def configured_jars(conf: dict[str, str], base: Path | None = None) -> list[Path]:
+    """The local jar files `spark.jars` names (comma-separated paths or globs), the way
+    spark-submit resolves them: a relative entry is taken from `base` (default: the current
+    directory), then from the repository root, where the profiles' `jars/lib/*.jar` lives.
+    Entries of other schemes (hdfs:, s3a:, local:) are not files here and are left out.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()); (d / "lib").mkdir(); _ = (d / "lib" / "a-1.jar").write_bytes(b"")
+    >>> [p.name for p in configured_jars({"spark.jars": "lib/*.jar, hdfs:///x.jar"}, base=d)]
+    ['a-1.jar']
+    """
+    found: list[Path] = []
+    for entry in filter(None, (e.strip() for e in conf.get("spark.jars", "").split(","))):
+        if ("://" in entry and not entry.startswith("file://")) or entry.startswith("local:"):
+            continue
+        path = Path(entry.removeprefix("file://"))
+        for root in ([] if path.is_absolute() else [base or Path.cwd(), REPO_ROOT]):
+            if sorted(root.glob(str(path))):
+                path = root / path
+                break
+        found += sorted(path.parent.glob(path.name)) if path.is_absolute() else []
+    return found
+
+
+def has_jar(conf: dict[str, str], artifact: str) -> bool:
+    """True when `spark.jars` names a local `<artifact>-<version>.jar` that exists, or
+    `spark.jars.packages` names `group:artifact` (which Spark resolves itself at start)."""
+    if any(jar.name.startswith(artifact + "-") for jar in configured_jars(conf)):
+        return True
+    return any(c.strip().split(":")[1:2] == [artifact] for c in conf.get("spark.jars.packages", "").split(",") if c.strip())
 
 
 def check_environment(conf: dict[str, str]) -> None:
-    """Raise EnvironmentProblem, one line, when Java or a configured Delta jar is missing."""
+    """Raise EnvironmentProblem, one line, when Java or the Delta jar is missing."""
     java = java_major_version()
     if java is None:
         raise EnvironmentProblem("Java not found: install OpenJDK 17+ or set JAVA_HOME")
     if java < MIN_JAVA:
         raise EnvironmentProblem(f"Java {java} found, Spark 4 needs Java {MIN_JAVA}+ (JAVA_HOME)")
-    for coordinate in filter(None, conf.get("spark.jars.packages", "").split(",")):
-        coordinate = coordinate.strip()
-        if coordinate.startswith("io.delta:") and not maven_jar_path(coordinate).is_file():
-            raise EnvironmentProblem(
-                f"Delta Lake jar {coordinate} is not in {maven_jar_path(coordinate).parent}: "
-                f"run `make jars` (mvn dependency:get -Dartifact={coordinate})"
-            )
+    if not has_jar(conf, DELTA_ARTIFACT):
+        raise EnvironmentProblem(
+            f"no {DELTA_ARTIFACT} jar in spark.jars ({conf.get('spark.jars', 'not set')}): "
+            "run `make jars` (it copies the jars into jars/lib)")
 
 
 def _spark_is_running() -> bool:
@@ -195,6 +218,9 @@ def get_session(app_name: str = "corpusforge", *, profile: str | None = None,
         conf = read_spark_defaults(conf_dir / "spark-defaults.conf")
         conf.update(overrides or {})
         check_environment(conf)
+        jars = configured_jars(conf)
+        if jars:  # absolute paths: an in-process session may run from any directory
+            conf["spark.jars"] = ",".join(map(str, jars))
         log4j = conf_dir / "log4j2.properties"
         if log4j.is_file():
             option = f"-Dlog4j.configurationFile={log4j}"
@@ -215,9 +241,9 @@ def _check_session(spark) -> None:
         jvm.java.lang.Class.forName(_DELTA_CLASS, False, loader)
     except Exception:  # py4j wraps ClassNotFoundException in Py4JJavaError
         raise EnvironmentProblem(
-            "Delta Lake classes are not on Spark's classpath: set spark.jars.packages "
-            "io.delta:delta-spark_4.2_2.13:4.4.0 in the profile and run `make jars`"
-        ) from None
+            "Delta Lake classes are not on Spark's classpath: run `make jars`, then spark-submit "
+            "from the repository root with SPARK_CONF_DIR=spark-conf/local (its spark.jars is "
+            "jars/lib/*.jar)") from None
     driver = f"{sys.version_info.major}.{sys.version_info.minor}"
     worker = (
         spark.sparkContext.parallelize([0], 1)

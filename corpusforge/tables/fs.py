@@ -87,17 +87,13 @@ def check_output_uri(uri: str, conf: dict[str, str]) -> None:
     coordinate = OUTPUT_SCHEMES[scheme]
     if coordinate is None:
         return
-    from corpusforge.session import maven_jar_path
+    from corpusforge.session import has_jar
 
-    configured = ",".join([conf.get("spark.jars.packages", ""), conf.get("spark.jars", "")])
-    artifact = coordinate.rsplit(":", 1)[0]
-    if artifact not in configured and Path(coordinate.split(":")[1]).name not in configured:
+    artifact = coordinate.split(":")[1]
+    if not has_jar(conf, artifact):
         raise EnvironmentProblem(
-            f"--output {uri}: the {scheme}:// filesystem needs {coordinate} in spark.jars.packages "
-            "of the Spark profile (see spark-conf/local/spark-defaults.conf)")
-    if artifact in conf.get("spark.jars.packages", "") and not maven_jar_path(coordinate).is_file():
-        raise EnvironmentProblem(
-            f"--output {uri}: {coordinate} is not in {maven_jar_path(coordinate).parent}: run `make jars`")
+            f"--output {uri}: the {scheme}:// filesystem needs the {artifact} jar in spark.jars "
+            f"(found: {conf.get('spark.jars', 'not set')}); run `make jars` (see spark-conf/local/spark-defaults.conf)")
     if scheme == "s3a" and conf.get("spark.hadoop.fs.s3a.create.conditional.enabled", "true") == "false":
         raise ConfigError(f"--output {uri}: spark.hadoop.fs.s3a.create.conditional.enabled is false; "
                           "the output lock needs S3 conditional puts")

@@ -1,6 +1,8 @@
 """Whole runs of jobs/build_corpus.py in subprocesses: errors before work, crash safety."""
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -58,11 +60,16 @@ def test_unknown_config_key_stops_before_work(tmp_path):
 
 
 def test_absent_delta_jar_stops_before_spark_starts(tmp_path):
+    """A profile whose spark.jars finds no Delta jar (`make jars` not run): one line, exit 2."""
+    profile = tmp_path / "profile"
+    shutil.copytree(REPO / "spark-conf" / "local", profile)
+    conf = profile / "spark-defaults.conf"
+    conf.write_text(re.sub(r"(?m)^spark\.jars .*$", f"spark.jars {tmp_path / 'nojars'}/*.jar", conf.read_text()))
     rc, _out, err = _job(["--input", str(SAMPLE_JSONL), "--output", str(tmp_path / "out")],
-                         M2_REPO=str(tmp_path / "empty-m2"))
+                         SPARK_CONF_DIR=str(profile))
     assert rc == 2
     (line,) = _error_lines(err)
-    assert "Delta Lake jar io.delta:delta-spark_4.2_2.13:4.4.0 is not in" in line and "make jars" in line
+    assert "no delta-spark_4.2_2.13 jar in spark.jars" in line and "make jars" in line
     assert "Traceback" not in err and not (tmp_path / "out").exists()
 
 
