@@ -14,6 +14,7 @@ import sys
 from datetime import datetime, timezone
 
 from corpusforge.errors import CorpusforgeError
+from corpusforge.progress import Phase, RunClock
 
 log = logging.getLogger("corpusforge")
 
@@ -67,31 +68,33 @@ def default_run_id() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    clock = RunClock()  # from the process start: the spark-submit JVM's, when it launched us
+    clock.add("startup", clock.wall())  # JVM, Python and imports, until here
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return _main(args)
+        return _main(args, clock)
     except CorpusforgeError as err:
         print(f"build_corpus: error: {err}", file=sys.stderr)
         return err.exit_code
 
 
-def _main(args) -> int:
+def _main(args, clock: RunClock) -> int:
     from corpusforge.config import config_hash, load_config
     from corpusforge.ingest.plan import plan_inputs
     from corpusforge.pipeline.run import check_pipeline
-
-    overrides = list(args.overrides)
-    if args.format:
-        overrides.insert(0, f"input.format={args.format}")
-    cfg = load_config(args.config, overrides)
-    check_pipeline(cfg)
     from corpusforge.tables.lock import LockOptions, check_filesystem, preflight
 
-    lock_options = LockOptions(lease_seconds=args.lock_lease, break_lock=args.break_lock)
-    preflight(args.output, lock_options)  # unknown scheme, missing jars: 2; a held local lock: 3
-    plan = plan_inputs(args.input, args.manifest, cfg.input)
+    with clock.collecting(), Phase("plan"):
+        overrides = list(args.overrides)
+        if args.format:
+            overrides.insert(0, f"input.format={args.format}")
+        cfg = load_config(args.config, overrides)
+        check_pipeline(cfg)
+        lock_options = LockOptions(lease_seconds=args.lock_lease, break_lock=args.break_lock)
+        preflight(args.output, lock_options)  # unknown scheme, missing jars: 2; a held local lock: 3
+        plan = plan_inputs(args.input, args.manifest, cfg.input)
     run_id = args.run_id or default_run_id()
     if args.dry_run:
         print(f"dry run {run_id}: config {config_hash(cfg)}, stages {list(cfg.pipeline.stages)}")
@@ -105,11 +108,15 @@ def _main(args) -> int:
     from corpusforge.pipeline.run import run_pipeline
     from corpusforge.session import get_session
 
-    spark = get_session("build_corpus")
-    check_filesystem(spark, args.output)
+    with clock.collecting(), Phase("session"):
+        spark = get_session("build_corpus")
+        check_filesystem(spark, args.output)
     summary = run_pipeline(spark, cfg, plan, args.output, run_id, reprocess=args.reprocess,
-                           lock_options=lock_options)
+                           lock_options=lock_options, clock=clock)
     print("\n".join(summary.lines()))
+    with clock.collecting(), Phase("stop"):
+        spark.stop()
+    print(clock.summary_line())
     return 0
 
 

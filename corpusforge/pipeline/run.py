@@ -29,6 +29,7 @@ import dataclasses
 import json
 import logging
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -39,7 +40,7 @@ from corpusforge.errors import AccountingError, ConfigError
 from corpusforge.ingest.plan import InputFile, InputPlan
 from corpusforge.pipeline import registry
 from corpusforge.pipeline.registry import StageContext
-from corpusforge.progress import Phase
+from corpusforge.progress import Phase, RunClock
 from corpusforge.stages.base import DROP_COLUMNS, BatchStage, Stage, run_batch_stages
 from corpusforge.tables import ledger
 from corpusforge.tables import fs
@@ -79,6 +80,7 @@ class RunSummary:
     recovered_runs: list[str] = field(default_factory=list)
     files_superseded: int = 0  # modified files read again; their earlier rows were replaced
     report: str = ""  # path of the run's HTML report ('' when none was written)
+    phases: dict[str, float] = field(default_factory=dict)  # phase path → seconds (progress.RunClock)
 
     def lines(self) -> list[str]:
         dropped_total = sum(self.dropped.values())
@@ -149,15 +151,23 @@ def build_stages(ctx: StageContext) -> list[Stage]:
 
 def run_pipeline(spark, cfg: RunConfig, plan: InputPlan, output: str, run_id: str, *,
                  reprocess: bool = False, stages: list[Stage] | None = None,
-                 lock_options: LockOptions | None = None) -> RunSummary:
-    """Run the whole pipeline for one run; see the module docstring for the steps."""
+                 lock_options: LockOptions | None = None, clock: RunClock | None = None) -> RunSummary:
+    """Run the whole pipeline for one run; see the module docstring for the steps.
+
+    Every step is a phase of `clock` (the caller's, which also timed the start-up; else a new
+    one from now): the `stats` rows get the phases up to the accounting, and `_runs/<run>.json`
+    all of them, the ledger commit included.
+    """
     check_pipeline(cfg)  # a bad stage or output fails before the lock, the recovery and the ingest
+    clock = clock or RunClock(started=time.time())
     started = time.monotonic()
     summary = RunSummary(run_id=run_id, output=output,
                          files_skipped_unknown_format=len(plan.skipped_unknown_format))
     ctx = StageContext(spark=spark, cfg=cfg, output=output, run_id=run_id)
-    with OutputLock(output, run_id, spark=spark, options=lock_options,
-                    on_lost=spark.sparkContext.cancelAllJobs):
+    with clock.collecting(), ExitStack() as held:
+        with Phase("lock"):
+            held.enter_context(OutputLock(output, run_id, spark=spark, options=lock_options,
+                                          on_lost=spark.sparkContext.cancelAllJobs))
         with Phase("recover") as phase:
             summary.recovered_runs = ledger.recover(spark, output)
             phase.counts.update(unfinished_runs=len(summary.recovered_runs))
@@ -172,18 +182,22 @@ def run_pipeline(spark, cfg: RunConfig, plan: InputPlan, output: str, run_id: st
                                 modified=len(ctx.superseded))
         staging = staging_dir(output, run_id)
         if files:
-            stages = stages if stages is not None else build_stages(ctx)
-            _run_files(ctx, InputPlan(files=files), staging, stages, summary)
+            with Phase("plan stages"):  # reads the indexes of earlier runs (minhash_index)
+                stages = stages if stages is not None else build_stages(ctx)
+            _run_files(ctx, InputPlan(files=files), staging, stages, summary, clock)
         else:
             log.info("nothing to do: every input is done (use --reprocess to redo)")
-        fs.delete(spark, staging)
+        with Phase("cleanup"):
+            fs.delete(spark, staging)
         summary.seconds = time.monotonic() - started
-        _write_run_manifest(spark, output, run_id, cfg, summary)
+        with Phase("manifest"):
+            _write_run_manifest(spark, output, run_id, cfg, summary, clock)
         with Phase("report"):
             from corpusforge.report.html import report_after_run
 
             written = report_after_run(output, run_id)
             summary.report = str(written) if written else ""
+    summary.phases = dict(clock.timings)
     return summary
 
 
@@ -213,33 +227,38 @@ def superseded_inputs(files: list[InputFile], done: set[tuple[str, int, int]]) -
                         if f.uri in done_uris and (f.uri, f.size, ledger.millis(f.mtime)) not in done))
 
 
-def _run_files(ctx: StageContext, plan: InputPlan, staging: str, stages: list[Stage], summary: RunSummary) -> None:
+def _run_files(ctx: StageContext, plan: InputPlan, staging: str, stages: list[Stage], summary: RunSummary,
+               clock: RunClock) -> None:
     """Steps 4 to 8 of the module docstring, for the files still to do."""
     spark, cfg, output, run_id = ctx.spark, ctx.cfg, ctx.output, ctx.run_id
     started_at = datetime.now(timezone.utc)
-    timings: dict[str, float] = {}  # phase → seconds: the `stats` rows with metric `seconds`
 
-    with Phase("ingest", timings) as phase:
-        records = ingest(spark, cfg, plan, staging)
-        per_file, summary.noncandidates = count_records(records)
+    with Phase("ingest") as phase:
+        with Phase("read"):
+            records = ingest(spark, cfg, plan, staging)
+        with Phase("count"):
+            per_file, summary.noncandidates = count_records(records)
         summary.records_read = sum(per_file.values())
-        ledger_rows = write_ledger_started(spark, cfg, plan, output, run_id, per_file, started_at)
+        with Phase("ledger"):
+            ledger_rows = write_ledger_started(spark, cfg, plan, output, run_id, per_file, started_at)
         phase.counts.update(files=len(plan.files), records=summary.records_read)
 
-    with Phase("stages", timings) as phase:
+    with Phase("stages") as phase:
         final = run_stages(spark, records, stages, staging, run_id)
         phase.counts.update(stages=len(stages))
 
-    with Phase("write", timings) as phase:
+    with Phase("write") as phase:
         write_tables(ctx, final)
         phase.counts.update(outputs=len(cfg.pipeline.outputs))
 
-    with Phase("accounting", timings) as phase:
+    with Phase("accounting") as phase:
         check_accounting(spark, output, run_id, per_file, summary)
-        write_stats(spark, output, run_id, _stats_rows(run_id, summary, timings, plan, stages, final))
         phase.counts.update(kept=summary.kept, dropped=sum(summary.dropped.values()))
+    with Phase("stats"):  # the phases so far; the stats write and the commit are in _runs/<run>.json
+        write_stats(spark, output, run_id, _stats_rows(run_id, summary, clock.timings, plan, stages, final))
     failpoints.hit("before_commit")
-    commit_ledger(spark, output, run_id, ledger_rows)
+    with Phase("commit"):
+        commit_ledger(spark, output, run_id, ledger_rows)
 
 
 def ingest(spark, cfg: RunConfig, plan: InputPlan, staging: str):
@@ -279,19 +298,39 @@ def write_ledger_started(spark, cfg: RunConfig, plan: InputPlan, output: str, ru
 
 def run_stages(spark, records, stages: list[Stage], staging: str, run_id: str):
     """The candidate records through every stage (consecutive row-local stages fused into one
-    pass), with `run_id`, materialized: the kept and the dropped writes read it once."""
+    pass), with `run_id`, materialized: the kept and the dropped writes read it once.
+
+    Each materialization is a phase named after the stages whose work it runs: row-local
+    stages and the lazy parts of the others run there, not where they were declared.
+    """
     from pyspark.sql import functions as F
 
     frame = records.where("candidate").drop("candidate", "record_type")
+    pending: list[str] = []  # stages whose work the next materialization runs
     for index, group in enumerate(_fuse_batch_stages(stages)):
         if isinstance(group, list):  # consecutive row-local stages: one pass over the data
             frame = run_batch_stages(frame, group)
+            pending += [stage.name for stage in group]
             continue
         group.check_schema(frame)
         if group.needs_materialized_input:
-            frame = _materialize(spark, frame, staging, f"before-{index}-{group.name}")
-        frame = group.flag(frame)
-    return _materialize(spark, frame.withColumn("run_id", F.lit(run_id)), staging, "final")
+            with Phase(_pass_name(pending)):
+                frame = _materialize(spark, frame, staging, f"before-{index}-{group.name}")
+            pending = []
+        with Phase(group.name):  # the stage's own jobs (signatures, LSH, components)
+            frame = group.flag(frame)
+        pending.append(group.name)
+    with Phase(_pass_name(pending)):
+        return _materialize(spark, frame.withColumn("run_id", F.lit(run_id)), staging, "final")
+
+
+def _pass_name(stage_names: list[str]) -> str:
+    """The phase of a materialization: the stages whose (lazy) work it runs, in one pass.
+
+    >>> _pass_name(["normalize", "langid"]), _pass_name([])
+    ('pass normalize+langid', 'pass')
+    """
+    return " ".join(["pass", "+".join(stage_names)]).strip()
 
 
 def write_tables(ctx: StageContext, final) -> None:
@@ -308,15 +347,19 @@ def write_tables(ctx: StageContext, final) -> None:
     documents = kept.drop(*NOT_STORED["documents"])
     # Each write replaces this run's rows and, in the same commit, the rows earlier runs wrote
     # from the files this run reads again as new versions (ctx.superseded).
-    write_run_rows(spark, failpoints.in_task(documents, "documents_write"), output, "documents", run_id,
-                   fill=OPTIONAL_STAGE_COLUMNS, supersede=ctx.superseded)
+    with Phase("documents"):
+        write_run_rows(spark, failpoints.in_task(documents, "documents_write"), output, "documents", run_id,
+                       fill=OPTIONAL_STAGE_COLUMNS, supersede=ctx.superseded)
     failpoints.hit("after_documents")
-    write_run_rows(spark, dropped.drop(*NOT_STORED["dropped"]), output, "dropped", run_id,
-                   fill=OPTIONAL_STAGE_COLUMNS, supersede=ctx.superseded)
+    with Phase("dropped"):
+        write_run_rows(spark, dropped.drop(*NOT_STORED["dropped"]), output, "dropped", run_id,
+                       fill=OPTIONAL_STAGE_COLUMNS, supersede=ctx.superseded)
     failpoints.hit("after_dropped")
-    write_exact_index(ctx, kept)
+    with Phase("exact_index"):
+        write_exact_index(ctx, kept)
     for name in ctx.cfg.pipeline.outputs:
-        registry.output_writer(name)(ctx, kept)
+        with Phase(name):
+            registry.output_writer(name)(ctx, kept)
 
 
 def check_accounting(spark, output: str, run_id: str, per_file: dict[str, int], summary: RunSummary) -> None:
@@ -373,7 +416,8 @@ def _fuse_batch_stages(stages: list[Stage]) -> list[Stage | list[BatchStage]]:
     return groups
 
 
-def _stats_rows(run_id, summary, timings, plan, stages, final) -> list[dict]:
+def _stats_rows(run_id, summary, timings: dict[str, float], plan, stages, final) -> list[dict]:
+    """The run's counts, and `seconds` per phase path ("stages/dedup.minhash/components")."""
     def row(stage, metric, value):
         return {"run_id": run_id, "stage": stage, "metric": metric, "value": float(value)}
 
@@ -406,8 +450,12 @@ def _materialize(spark, df, staging: str, step: str):
     return spark.read.parquet(path)
 
 
-def _write_run_manifest(spark, output: str, run_id: str, cfg: RunConfig, summary: RunSummary) -> None:
-    """The resolved config and the summary of the run, beside the tables (`_runs/<run>.json`)."""
+def _write_run_manifest(spark, output: str, run_id: str, cfg: RunConfig, summary: RunSummary,
+                        clock: RunClock) -> None:
+    """The resolved config, the summary and the phases so far (the commit included), beside the
+    tables (`_runs/<run>.json`); `seconds_since_start` is the wall time since the process (the
+    spark-submit JVM) started."""
     payload = {"run_id": run_id, "config_hash": config_hash(cfg), "config": config_dict(cfg),
-               "summary": {k: v for k, v in summary.__dict__.items()}}
+               "summary": {k: v for k, v in summary.__dict__.items() if k != "phases"},
+               "phases": dict(clock.timings), "seconds_since_start": clock.wall()}
     fs.write_text(spark, fs.join(output, "_runs", f"{run_id}.json"), json.dumps(payload, indent=1, default=str))

@@ -293,14 +293,16 @@ def snippet(text: str | None, chars: int = 160) -> str:
 
 
 def phase_seconds(stats: pa.Table, run_id: str) -> list[tuple[str, float]]:
-    """(phase, seconds) of `run_id` from the stats rows with metric `seconds`, as written.
+    """(phase, seconds) of `run_id`'s top-level phases, from the stats rows with metric
+    `seconds`, as written. Nested phases ("ingest/read") are parts of their top-level one.
 
-    >>> phase_seconds(pa.table({"run_id": ["r", "r", "q"], "stage": ["ingest", "write", "ingest"],
-    ...                         "metric": ["seconds"] * 3, "value": [1.5, 2.0, 9.0]}), "r")
+    >>> phase_seconds(pa.table({"run_id": ["r", "r", "r", "q"], "stage": ["ingest", "ingest/read", "write", "ingest"],
+    ...                         "metric": ["seconds"] * 4, "value": [1.5, 1.0, 2.0, 9.0]}), "r")
     [('ingest', 1.5), ('write', 2.0)]
     """
     rows = stats.filter(pc.and_(pc.equal(stats.column("run_id"), run_id), pc.equal(stats.column("metric"), "seconds")))
-    return [(s, float(v)) for s, v in zip(rows.column("stage").to_pylist(), rows.column("value").to_pylist())]
+    return [(s, float(v)) for s, v in zip(rows.column("stage").to_pylist(), rows.column("value").to_pylist())
+            if "/" not in s]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -39,6 +39,7 @@ import pyarrow as pa
 from corpusforge.dedup.exact import split_rank
 from corpusforge.dedup.lsh import BAND_HASHES_COLUMN, INDEX_TABLE, SIGNATURE_COLUMN
 from corpusforge.dedup.minhash import MinHashConfig
+from corpusforge.progress import Phase
 from corpusforge.stages.base import Stage
 from corpusforge.text.dedup_key import dedup_key
 
@@ -106,11 +107,13 @@ class MinHashDedupStage(Stage):
             _key_batches(has_lang, has_split),
             "doc_id string, dedup_key string, lang string, split_rank int",
         )
-        sigs = self._materialize(minhash_signatures(keyed, params, preference_col="split_rank"))
-        dupes = near_duplicates_from_signatures(
-            sigs, params, verify=self.config.verify, threshold=self.config.threshold,
-            max_iterations=self.config.max_iterations, documents=keyed,
-        ).withColumnRenamed("duplicate_of", "_near_of")
+        with Phase("signatures"):  # dedup keys and signatures of the live rows, written once
+            sigs = self._materialize(minhash_signatures(keyed, params, preference_col="split_rank"))
+        with Phase("components"):  # buckets, verified edges, checkpointed rounds
+            dupes = near_duplicates_from_signatures(
+                sigs, params, verify=self.config.verify, threshold=self.config.threshold,
+                max_iterations=self.config.max_iterations, documents=keyed,
+            ).withColumnRenamed("duplicate_of", "_near_of")
         columns = sigs.select(
             "doc_id",
             F.when(F.col("n_shingles") > 0, F.col("signature")).alias(SIGNATURE_COLUMN),
