@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import zipfile
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -295,19 +296,20 @@ def _kill_tree(pid: int) -> None:
 
 
 # Packages of the venv that never go into the packed environment: the trainer's (torch), the
-# driver-side Spark client (workers run their own Spark's pyspark) and delta-rs (the driver and
-# trainers read tables with it; executors never do, and it is 130 MB).
-_NOT_PACKED = {"torch", "pyspark", "py4j", "delta-spark", "deltalake"}
+# driver-side Spark client (workers run their own Spark's pyspark), delta-rs (the driver and
+# trainers read tables with it; executors never do, and it is 130 MB) and the run report's
+# charts (matplotlib, drawn on the driver).
+_NOT_PACKED = {"torch", "pyspark", "py4j", "delta-spark", "deltalake", "matplotlib"}
 
 
-def corpus_requirements() -> list[str]:
-    """`name==version` of corpusforge's install dependencies and theirs, as installed here,
-    without the packages in _NOT_PACKED (and what only they need)."""
+def corpus_distributions() -> list:
+    """The installed distributions of corpusforge's install dependencies and theirs, without
+    the packages in _NOT_PACKED (and what only they need)."""
     from importlib import metadata
 
     from packaging.requirements import Requirement
 
-    wanted: dict[str, str] = {}
+    wanted: dict[str, metadata.Distribution] = {}
     todo = [Requirement(r) for r in (metadata.requires("corpusforge") or [])]
     while todo:
         req = todo.pop()
@@ -320,17 +322,18 @@ def corpus_requirements() -> list[str]:
             dist = metadata.distribution(req.name)
         except metadata.PackageNotFoundError:
             continue
-        wanted[name] = dist.version
+        wanted[name] = dist
         todo.extend(Requirement(r) for r in (dist.requires or []))
-    return sorted(f"{n}=={v}" for n, v in wanted.items())
+    return [wanted[name] for name in sorted(wanted)]
 
 
 def pack_environment(dest: Path, *, repo: Path, python: str = sys.executable, workdir: Path | None = None) -> Path:
     """Build `dest` (.tar.gz): a venv with corpusforge (from `repo`, not editable) and its corpus
     dependencies, for `spark.archives dest#environment`.
 
-    `dest` is reused while it is newer than the package sources; the venv itself (`workdir`,
-    default `<dest dir>/pack-env`) is kept, so a rebuild only reinstalls corpusforge.
+    The dependencies are the files this venv already installed (each distribution's RECORD),
+    linked or copied into a fresh venv: the same versions, with no download or build. `dest` is
+    reused while it is newer than the package sources.
     """
     dest = Path(dest).resolve()
     repo = Path(repo).resolve()
@@ -338,45 +341,48 @@ def pack_environment(dest: Path, *, repo: Path, python: str = sys.executable, wo
     if dest.is_file() and dest.stat().st_mtime > max(p.stat().st_mtime for p in sources):
         return dest
     venv = Path(workdir or dest.parent / "pack-env").resolve()
-    if not (venv / "bin" / "python").exists():
-        subprocess.run([python, "-m", "venv", str(venv)], check=True)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps"]
-    requirement_lines = corpus_requirements()
-    wanted = "\n".join(requirement_lines) + "\n"
-    requirements = venv / "corpus-requirements.txt"
-    if not requirements.is_file() or requirements.read_text() != wanted:
-        requirements.with_suffix(".new").write_text(wanted)
-        subprocess.run([*pip, "-r", str(requirements.with_suffix(".new"))], check=True)
-        os.replace(requirements.with_suffix(".new"), requirements)
-    # The wheel is built by this interpreter (it has setuptools and wheel; the bare venv has not).
+    shutil.rmtree(venv, ignore_errors=True)
+    # no pip or setuptools: executors install nothing
+    subprocess.run([python, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    for dist in corpus_distributions():
+        _place_files(dist, site)
+    # corpusforge itself as its wheel builds it (schemas inside), unpacked: a wheel is a zip of
+    # the site-packages tree
     wheels = venv / "wheels"
-    shutil.rmtree(wheels, ignore_errors=True)
     built = subprocess.run([python, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
                             str(wheels), str(repo)], capture_output=True, text=True, cwd=venv, check=False)
     if built.returncode != 0:
         raise EnvironmentProblem(f"cannot build the corpusforge wheel: {built.stderr.strip()[-800:]}")
-    subprocess.run([*pip, "--force-reinstall", *map(str, wheels.glob("corpusforge-*.whl"))], check=True)
-    shutil.rmtree(wheels, ignore_errors=True)
+    for wheel in wheels.glob("corpusforge-*.whl"):
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(site)
+    shutil.rmtree(wheels)
     tmp = dest.with_name(dest.name + ".tmp")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    keep = {line.split("==")[0] for line in requirement_lines} | {"corpusforge", "pip", "setuptools"}
-    leftovers = [name.split("==")[0] for name in _installed(venv) if name.split("==")[0] not in keep]
-    if leftovers:  # packages an earlier build installed that are no longer wanted
-        subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "uninstall", "-q", "-y", *leftovers], check=True)
     # GNU tar, not tarfile: several times faster on the venv's tens of thousands of files.
-    # Left out: bytecode caches (rebuilt on import) and pip/setuptools (executors install nothing).
-    site = "./lib/python3.11/site-packages"
     subprocess.run(["tar", "-C", str(venv), "--use-compress-program=gzip -1", "-cf", str(tmp),
-                    "--exclude=__pycache__", "--exclude=./corpus-requirements.*", f"--exclude={site}/pip",
-                    f"--exclude={site}/setuptools", "."], check=True)
+                    "--exclude=__pycache__", "."], check=True)
     os.replace(tmp, dest)
     return dest
 
 
-def _installed(venv: Path) -> list[str]:
-    done = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "list", "--format=freeze"],
-                          capture_output=True, text=True, check=True)
-    return [line.strip().lower().replace("_", "-") for line in done.stdout.splitlines() if "==" in line]
+def _place_files(dist, site: Path) -> None:
+    """The files of an installed distribution under `site`, hard-linked where the filesystem
+    allows (never written to: the venv is only archived), else copied. Files its RECORD puts
+    outside site-packages (console scripts in bin/) and bytecode caches are left out."""
+    for entry in dist.files or []:
+        if entry.parts[0] == ".." or "__pycache__" in entry.parts:
+            continue
+        source = Path(dist.locate_file(entry))
+        if not source.is_file():
+            continue
+        target = site / entry
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source, target)
+        except OSError:  # another filesystem
+            shutil.copy2(source, target)
 
 
 if __name__ == "__main__":  # `make pack`: python -m corpusforge.localcluster [DEST]
