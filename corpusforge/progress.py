@@ -32,6 +32,8 @@ import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+import psutil
+
 log = logging.getLogger(__name__)
 
 _clock: ContextVar["RunClock | None"] = ContextVar("corpusforge_run_clock", default=None)
@@ -45,8 +47,6 @@ def process_started() -> float:
     >>> abs(process_started() - time.time()) < 86400 * 365
     True
     """
-    import psutil
-
     me = psutil.Process(os.getpid())
     try:
         parent = me.parent()

@@ -5,7 +5,13 @@ The job is a thin entry point; the command line is corpusforge/pipeline/cli.py (
 """
 import sys
 
-from corpusforge.pipeline.cli import main
+try:
+    from corpusforge.pipeline.cli import main
+except ModuleNotFoundError as missing:  # spark-submit started a Python that is not the venv's
+    print(f"build_corpus: error: {sys.executable} cannot import {missing.name}: run from the venv "
+          "(source .venv/bin/activate, or PYSPARK_PYTHON=.venv/bin/python) with "
+          "SPARK_CONF_DIR=spark-conf/local", file=sys.stderr)
+    sys.exit(2)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -145,3 +145,15 @@ def test_python_dash_m_runs_the_command_line(module, tmp_path):
     bad = subprocess.run([sys.executable, "-m", module, "--output", str(tmp_path / "out"), "--set", "x"],
                          cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "expected section.key=value" in bad.stderr
+
+
+def test_a_python_outside_the_venv_gets_one_line_saying_what_to_do(tmp_path):
+    """spark-submit without the venv activated starts the system Python: exit 2, one line."""
+    system_python = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    env = {k: v for k, v in _env().items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    proc = subprocess.run([str(system_python), str(REPO / "jobs" / "build_corpus.py"), "--input", str(SAMPLE_JSONL),
+                           "--output", str(tmp_path / "out")], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2
+    (line,) = _error_lines(proc.stderr)
+    assert "cannot import corpusforge" in line and "source .venv/bin/activate" in line
