@@ -233,9 +233,11 @@ def _run_files(ctx: StageContext, plan: InputPlan, staging: str, stages: list[St
     spark, cfg, output, run_id = ctx.spark, ctx.cfg, ctx.output, ctx.run_id
     started_at = datetime.now(timezone.utc)
 
+    groups = _fuse_batch_stages(stages)
+    leading = groups.pop(0) if groups and isinstance(groups[0], list) else []
     with Phase("ingest") as phase:
-        with Phase("read"):
-            records = ingest(spark, cfg, plan, staging)
+        with Phase(" ".join(["read", *(["+", "+".join(stage.name for stage in leading)] if leading else [])])):
+            records = ingest(spark, cfg, plan, staging, leading)
         with Phase("count"):
             per_file, summary.noncandidates = count_records(records)
         summary.records_read = sum(per_file.values())
@@ -244,7 +246,7 @@ def _run_files(ctx: StageContext, plan: InputPlan, staging: str, stages: list[St
         phase.counts.update(files=len(plan.files), records=summary.records_read)
 
     with Phase("stages") as phase:
-        final = run_stages(spark, records, stages, staging, run_id)
+        final = run_stages(spark, records, groups, staging, run_id)
         phase.counts.update(stages=len(stages))
 
     with Phase("write") as phase:
@@ -261,12 +263,21 @@ def _run_files(ctx: StageContext, plan: InputPlan, staging: str, stages: list[St
         commit_ledger(spark, output, run_id, ledger_rows)
 
 
-def ingest(spark, cfg: RunConfig, plan: InputPlan, staging: str):
+def ingest(spark, cfg: RunConfig, plan: InputPlan, staging: str, leading: list[BatchStage] = ()):
     """Every record of the plan's files, materialized: the records are counted, then read by the
-    stages, and extraction runs once."""
+    stages, and extraction runs once.
+
+    The `leading` row-local stages (the pipeline's first ones, e.g. normalize) run on the
+    document candidates in the same pass, which saves writing and reading every text once more.
+    The readers' counts stay what they were: those stages keep every row (`BatchStage.apply_batch`
+    refuses a batch that lost or gained rows) and leave the other WARC records alone.
+    """
     from corpusforge.stages.ingest import read_records
 
-    return _materialize(spark, read_records(spark, plan, cfg.input), staging, "records")
+    records = read_records(spark, plan, cfg.input)
+    if leading:
+        records = run_batch_stages(records, list(leading))
+    return _materialize(spark, records, staging, "records")
 
 
 def count_records(records) -> tuple[dict[str, int], dict[str, int]]:
@@ -296,9 +307,10 @@ def write_ledger_started(spark, cfg: RunConfig, plan: InputPlan, output: str, ru
     return rows
 
 
-def run_stages(spark, records, stages: list[Stage], staging: str, run_id: str):
-    """The candidate records through every stage (consecutive row-local stages fused into one
-    pass), with `run_id`, materialized: the kept and the dropped writes read it once.
+def run_stages(spark, records, groups: list[Stage | list[BatchStage]], staging: str, run_id: str):
+    """The candidate records through the stage groups (`_fuse_batch_stages`: consecutive
+    row-local stages fused into one pass), with `run_id`, materialized: the kept and the dropped
+    writes read it once.
 
     Each materialization is a phase named after the stages whose work it runs: row-local
     stages and the lazy parts of the others run there, not where they were declared.
@@ -307,13 +319,13 @@ def run_stages(spark, records, stages: list[Stage], staging: str, run_id: str):
 
     frame = records.where("candidate").drop("candidate", "record_type")
     pending: list[str] = []  # stages whose work the next materialization runs
-    for index, group in enumerate(_fuse_batch_stages(stages)):
+    for index, group in enumerate(groups):
         if isinstance(group, list):  # consecutive row-local stages: one pass over the data
             frame = run_batch_stages(frame, group)
             pending += [stage.name for stage in group]
             continue
         group.check_schema(frame)
-        if group.needs_materialized_input:
+        if group.needs_materialized_input and pending:  # else: a filter of staged records, cheap to read twice
             with Phase(_pass_name(pending)):
                 frame = _materialize(spark, frame, staging, f"before-{index}-{group.name}")
             pending = []

@@ -35,7 +35,7 @@ from typing import ClassVar, Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from corpusforge.errors import SchemaError
+from corpusforge.errors import AccountingError, SchemaError
 
 DROP_COLUMNS = ("drop_stage", "drop_reason", "detail")
 QUALITY_TYPE = pa.map_(pa.string(), pa.float64())  # Arrow type of the `quality` column
@@ -104,12 +104,23 @@ class BatchStage(Stage):
         return StructType(fields)
 
     def apply_batch(self, batch: pa.RecordBatch, out_schema: pa.Schema) -> pa.RecordBatch:
-        """Run `transform` on the live rows of `batch`; dropped rows pass through untouched."""
+        """Run `transform` on the live rows of `batch`; dropped rows, and records that are not
+        documents (`candidate` false: a WARC request, in the ingest pass), pass through untouched.
+
+        A stage keeps every row: a transform that returns another number of rows is an error,
+        so the readers' counts, taken after the ingest pass, are still the readers'.
+        """
         live = pc.is_null(batch.column("drop_reason"))
+        if "candidate" in batch.schema.names:
+            live = pc.and_(live, pc.fill_null(batch.column("candidate"), False))
         parts = []
         live_rows = batch.filter(live)
         if live_rows.num_rows:
-            parts.append(_align(_mark_stage(self.transform(live_rows), self.name), out_schema))
+            transformed = self.transform(live_rows)
+            if transformed.num_rows != live_rows.num_rows:
+                raise AccountingError(f"stage {self.name!r} returned {transformed.num_rows} rows for "
+                                 f"{live_rows.num_rows}: a row-local stage marks drops, it never removes rows")
+            parts.append(_align(_mark_stage(transformed, self.name), out_schema))
         dead_rows = batch.filter(pc.invert(live))
         if dead_rows.num_rows or not parts:
             parts.append(_align(dead_rows, out_schema))
