@@ -63,6 +63,7 @@ CRAWL_REASONS = {
     "crawl.url_nofollow": "the page says <meta name=robots content=nofollow>",
     "crawl.url_max_outlinks": "the page has more than crawl.max_outlinks links",
     "crawl.url_too_deep": "the link is further than crawl.max_depth from a seed",
+    "crawl.tls_untrusted": "the https server's certificate does not verify against the system CAs and crawl.ca_bundle",
 }
 REASONS = {**REASONS, **CRAWL_REASONS}
 
@@ -125,5 +126,6 @@ RULES: dict[str, str] = {
     "crawl.url_nofollow": "corpusforge.crawl.parse:outlinks",
     "crawl.url_max_outlinks": "corpusforge.crawl.parse:outlinks",
     "crawl.url_too_deep": "corpusforge.crawl.fetch:_fetched_row",
+    "crawl.tls_untrusted": "corpusforge.crawl.fetch:http_get",
 }
 

@@ -1,6 +1,7 @@
-"""One session-scoped local Spark session for every in-process Spark test."""
+"""One session-scoped local Spark session for every in-process Spark test, and one S3 server."""
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,37 @@ def spark(tmp_path_factory):
 def test_data() -> Path:
     """tests/data: part of the repository, so a test that needs it never skips."""
     return TEST_DATA
+
+
+# One S3 server (moto, 127.0.0.1) for every object-storage test of the run (tests/cluster,
+# tests/crawl), stopped at the end.
+_buckets = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    pytest.importorskip("moto.server", reason="moto[server] is in the dev extra")
+    from corpusforge.localcluster import LocalS3
+
+    server = LocalS3().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_spark(spark, s3_server):
+    """The session-wide local Spark session, pointed at the S3 server (s3a keys set at run time:
+    no s3a filesystem exists yet, so the first one is created with them)."""
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    for key, value in s3_server.spark_conf().items():
+        spark.conf.set(key, value)
+        hadoop.set(key.removeprefix("spark.hadoop."), value)
+    return spark
+
+
+@pytest.fixture
+def bucket(s3_server) -> str:
+    """A fresh bucket per test: `s3a://<name>`."""
+    return s3_server.create_bucket(f"corpus-{next(_buckets)}")

@@ -1,7 +1,7 @@
 """The `[crawl]` config section: built-in defaults < `--config crawl.toml` < `--set crawl.KEY=V`.
 
 Defaults follow Apache Nutch (5 s per host, Crawl-delay honoured up to 30 s, 1 MiB, 10 s
-timeouts, 30-day re-fetch, 3 retries). A crawl without a `user_agent` is refused before any
+timeouts, 30-day re-fetch, 3 retries, robots.txt kept 24 h). A crawl without a `user_agent` is refused before any
 work: a site owner must be able to tell who is knocking.
 
 Example::
@@ -60,6 +60,11 @@ class CrawlParams:
     max_retries: int = 3  # transient failures before a URL is `failed` for good
     threads_per_task: int = 16  # host queues one fetch task runs at once (one thread each)
     fetch_tasks: int = 0  # Spark tasks fetching a round (0 = the default parallelism)
+    robots_max_age_s: float = 86400.0  # a host's stored robots.txt answer is reused this long (Nutch, Google: 24 h)
+    ca_bundle: str = ""  # PEM file of CA certificates trusted for https besides the system store
+    local_dir: str = ""  # where fetch tasks write WARC files before they are published (default: the
+    #                      output's _staging when it is local, else the system temp dir; on a cluster
+    #                      with a remote output, a directory the driver and every executor share)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,9 +93,11 @@ def check_params(p: CrawlParams) -> None:
     for key in positive:
         if getattr(p, key) <= 0:
             raise ConfigError(f"crawl.{key} must be > 0, got {getattr(p, key)!r}")
-    for key in ("max_retries", "max_outlinks", "max_depth", "fetch_tasks", "retry_delay_s"):
+    for key in ("max_retries", "max_outlinks", "max_depth", "fetch_tasks", "retry_delay_s", "robots_max_age_s"):
         if getattr(p, key) < 0:
             raise ConfigError(f"crawl.{key} must be >= 0, got {getattr(p, key)!r}")
+    if p.ca_bundle and not Path(p.ca_bundle).is_file():
+        raise ConfigError(f"crawl.ca_bundle: no such file {p.ca_bundle!r} (a PEM file of CA certificates)")
     if p.scope == "hosts" and not p.hosts:
         raise ConfigError("crawl.scope = 'hosts' needs crawl.hosts, the hosts a crawl may enter")
 

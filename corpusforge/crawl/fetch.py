@@ -5,7 +5,11 @@ connection at a time). Before anything is sent, the host is resolved once and it
 checked by the guard; every request then connects to that checked address (the name goes in
 the Host header and in TLS SNI only), so no second DNS answer is ever used. robots.txt is
 requested first (through the same checked address, its redirects checked again) and counts as
-a request to the host: the per-host wait follows it too. The wait between two requests is
+a request to the host: the per-host wait follows it too. An answer an earlier round stored
+(`HostQueue.robots`, fresh for crawl.robots_max_age_s) is used instead of asking again.
+
+https is verified against the system's CAs plus `crawl.ca_bundle`; a certificate that does not
+verify fails the request with `crawl.tls_untrusted` (on robots.txt: every URL of the host). The wait between two requests is
 measured from the end of one response to the start of the next.
 
 Limits on one response: `timeout_s` to connect and for every read, plus a total deadline
@@ -22,6 +26,7 @@ Example::
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import http.client
 import io
@@ -130,7 +135,10 @@ def http_get(url: str, address: str, p: CrawlParams, *,
         try:
             sock.settimeout(p.timeout_s)
             if parts.scheme == "https":
-                sock = _tls_context().wrap_socket(sock, server_hostname=parts.hostname)
+                try:
+                    sock = _tls_context(p.ca_bundle).wrap_socket(sock, server_hostname=parts.hostname)
+                except ssl.SSLCertVerificationError as err:
+                    raise FetchError("crawl.tls_untrusted", err.verify_message or str(err)) from None
                 holder.append(sock)
             sock.sendall(request)
             response = http.client.HTTPResponse(sock, method="GET")
@@ -145,6 +153,8 @@ def http_get(url: str, address: str, p: CrawlParams, *,
                 if total > p.max_bytes:
                     truncated = True
                     break
+        except FetchError:
+            raise
         except TimeoutError:
             raise FetchError("crawl.deadline_exceeded" if expired.is_set() else "crawl.timeout",
                              "read") from None
@@ -219,8 +229,15 @@ class _Watchdog:
 _WATCHDOG = _Watchdog()
 
 
-def _tls_context() -> ssl.SSLContext:
-    return ssl.create_default_context()
+@functools.lru_cache(maxsize=8)
+def _tls_context(ca_bundle: str = "") -> ssl.SSLContext:
+    """The client TLS context: the system's trusted CAs plus those of `ca_bundle` (a PEM
+    file), certificate and host name checked. Built once per bundle: loading the system store
+    for every request would cost more than the request."""
+    context = ssl.create_default_context()
+    if ca_bundle:
+        context.load_verify_locations(cafile=ca_bundle)
+    return context
 
 
 class WarcSink:
@@ -294,6 +311,7 @@ class HostQueue:
     host: str
     items: list[dict]  # crawldb rows: url, depth, score, status, retries
     not_before: float = 0.0  # epoch seconds: the previous round's last request + the wait
+    robots: dict[str, RobotsPolicy] = field(default_factory=dict)  # robots URL → a stored answer still fresh
 
 
 @dataclass(kw_only=True)
@@ -319,7 +337,7 @@ class _Clock:
 
 @dataclass(kw_only=True)
 class _RobotsCache:
-    policies: dict[str, RobotsPolicy] = field(default_factory=dict)
+    policies: dict[str, RobotsPolicy] = field(default_factory=dict)  # robots URL → answer (stored or fetched)
 
 
 def fetch_host_queue(queue: HostQueue, p: CrawlParams, *, sink: WarcSink,
@@ -335,49 +353,59 @@ def fetch_host_queue(queue: HostQueue, p: CrawlParams, *, sink: WarcSink,
         outcome = "failed" if refusal == "crawl.dns_failed" else "skipped"
         return [result_row(item, outcome=outcome, reason=refusal) for item in queue.items]
     clock = _Clock(wait_s=p.delay_s, not_before=time.monotonic() + max(0.0, queue.not_before - time.time()))
-    robots = _RobotsCache()
+    robots = _RobotsCache(policies=dict(queue.robots))
     results = []
     for item in queue.items:
-        url = item["url"]
-        policy = _robots_for(url, address, p, clock, robots, resolver, connector)
-        if policy.outcome == "defer":
-            results.append(result_row(item, outcome="skipped", reason="crawl.robots_unavailable"))
-            continue
-        wait = host_wait_s(p.delay_s, policy.crawl_delay(p.user_agent), p.max_crawl_delay_s)
-        if wait is None:
-            results.append(result_row(item, outcome="skipped", reason="crawl.crawl_delay_too_long"))
-            continue
-        if not policy.allows(url, p.user_agent):
-            results.append(result_row(item, outcome="skipped", reason="crawl.robots_denied"))
-            continue
-        clock.wait_s = wait
-        clock.before_request()
-        try:
-            exchange = http_get(url, address, p, connector=connector)
-        except FetchError as err:
-            clock.after_request()
-            results.append(result_row(item, outcome="failed", reason=err.reason,
-                                      fetch_time=datetime.now(timezone.utc)))
-            continue
-        clock.after_request()
-        sink.write(exchange)
-        results.append(_fetched_row(item, exchange, p, sink.path))
+        policy, fetched = _robots_for(item["url"], address, p, clock, robots, resolver, connector)
+        row = _fetch_item(item, address, policy, p, clock, sink, connector)
+        if fetched is not None:  # the result of the URL that needed it carries it to the robots table
+            row["robots"] = fetched
+        results.append(row)
     return results
 
 
-def _robots_for(url, address, p, clock, cache, resolver, connector) -> RobotsPolicy:
-    """The robots.txt policy for `url`'s scheme, host and port, fetched once per queue."""
+def _fetch_item(item, address, policy: RobotsPolicy, p: CrawlParams, clock: _Clock, sink: WarcSink,
+                connector: Connector) -> dict:
+    url = item["url"]
+    if policy.outcome == "defer":
+        if policy.failure:  # robots.txt's request failed as every request to the host would
+            return result_row(item, outcome="failed", reason=policy.failure, fetch_time=datetime.now(timezone.utc))
+        return result_row(item, outcome="skipped", reason="crawl.robots_unavailable")
+    wait = host_wait_s(p.delay_s, policy.crawl_delay(p.user_agent), p.max_crawl_delay_s)
+    if wait is None:
+        return result_row(item, outcome="skipped", reason="crawl.crawl_delay_too_long")
+    if not policy.allows(url, p.user_agent):
+        return result_row(item, outcome="skipped", reason="crawl.robots_denied")
+    clock.wait_s = wait
+    clock.before_request()
+    try:
+        exchange = http_get(url, address, p, connector=connector)
+    except FetchError as err:
+        clock.after_request()
+        return result_row(item, outcome="failed", reason=err.reason, fetch_time=datetime.now(timezone.utc))
+    clock.after_request()
+    sink.write(exchange)
+    return _fetched_row(item, exchange, p, sink.path)
+
+
+def _robots_for(url, address, p, clock, cache, resolver, connector) -> tuple[RobotsPolicy, dict | None]:
+    """The robots.txt policy for `url`'s scheme, host and port: a stored answer of an earlier
+    round while it is fresh, else fetched once per queue. The second value is the entry to
+    store when this call fetched a reusable answer (else None)."""
     key = robots_url(url)
     if key in cache.policies:
-        return cache.policies[key]
+        return cache.policies[key], None
     target, target_address = key, address
     policy = robots_policy(None)
+    fetch_time = datetime.now(timezone.utc)
     for _hop in range(MAX_ROBOTS_REDIRECTS + 1):
         clock.before_request()
         try:
             exchange = http_get(target, target_address, p, connector=connector)
-        except FetchError:
+        except FetchError as err:
             clock.after_request()
+            if err.reason == "crawl.tls_untrusted":
+                policy = RobotsPolicy(outcome="defer", failure=err.reason)
             break
         clock.after_request()
         location = exchange.header("location")
@@ -395,7 +423,10 @@ def _robots_for(url, address, p, clock, cache, resolver, connector) -> RobotsPol
         policy = robots_policy(exchange.status, exchange.body)
         break
     cache.policies[key] = policy
-    return policy
+    if not policy.reusable:
+        return policy, None
+    return policy, {"robots_url": key, "outcome": policy.outcome, "http_status": policy.status,
+                    "body": policy.text, "fetch_time": fetch_time}
 
 
 def result_row(item: dict, *, outcome: str, reason: str | None, fetch_time: datetime | None = None,
@@ -404,7 +435,7 @@ def result_row(item: dict, *, outcome: str, reason: str | None, fetch_time: date
     row = {"url": item["url"], "outcome": outcome, "reason": reason, "fetch_time": fetch_time,
            "http_status": None, "content_type": None, "content_length": None, "truncated": False,
            "digest": None, "redirect_to": None, "outlinks": [], "outlinks_dropped": {},
-           "warc_file": None}
+           "warc_file": None, "robots": None}
     row.update(fields)
     return row
 

@@ -5,6 +5,10 @@ What an answer to `/robots.txt` means (Nutch's and RFC 9309's reading):
 - 429 or 5xx, or no answer at all: the host is deferred (nothing fetched this round);
 - any other 4xx: no rules, everything is allowed.
 
+Rules and allow-all answers are stored with their fetch time (the crawl's `robots` table) and
+reused by later rounds until `crawl.robots_max_age_s` (24 h by default, as Nutch and Google
+do); a deferral is never stored, so the next round asks again.
+
 Example::
 
     policy = robots_policy(200, b"User-agent: *\\nDisallow: /private\\nCrawl-delay: 2")
@@ -23,6 +27,18 @@ class RobotsPolicy:
     outcome: str  # "rules" | "allow_all" | "defer"
     text: str = ""  # the robots.txt body when outcome == "rules"
     status: int | None = None  # the HTTP status robots.txt was answered with (None: no answer)
+    failure: str | None = None  # defer: the crawl.* reason the request failed with, when it fails every
+    #                             URL of the host alike (an untrusted TLS certificate); None otherwise
+
+    @property
+    def reusable(self) -> bool:
+        """Whether a later round may reuse this answer (until crawl.robots_max_age_s): rules
+        and allow-all are; a deferral is not, so the next round asks again.
+
+        >>> robots_policy(404).reusable, robots_policy(503).reusable
+        (True, False)
+        """
+        return self.outcome in ("rules", "allow_all")
 
     def _parsed(self):
         parsed = self.__dict__.get("_parsed_cache")

@@ -4,9 +4,18 @@ This is the thin layer: the policy lives in the pure modules beside it (urls, ro
 schedule, fetch, parse). Layout under the crawl's output DIR:
 
     DIR/crawldb              Delta, one row per URL (schemas/crawldb.json)
+    DIR/robots               Delta, one row per robots.txt answer reused by later rounds (schemas/robots.json)
     DIR/warc/*.warc.gz       WARC/1.1 files of committed rounds: what build_corpus reads
     DIR/stats, DIR/ledger    per round (run_id = round id), in build_corpus's style
-    DIR/_staging/<round>/    a round in progress: fetch list, results, WARC files, timings
+    DIR/_staging/<round>/    a round in progress: fetch list, results, timings
+    <local>/<round>/warc/    the round's WARC files until they are published (see below)
+
+DIR may be on any filesystem build_corpus writes to (`file://`, `s3a://`, `hdfs://`): the driver
+reaches it through Spark and tables/fs.py, and holds it with the lease lock (tables/lock.py)
+for the whole run. Fetch tasks write WARC files with plain file I/O into a local directory:
+DIR/_staging/<round>/warc when DIR is local, else crawl.local_dir (default the system temp
+dir) — in local mode, or on a cluster where that directory is shared. The finish step
+publishes them to DIR/warc/ through tables/fs.py (a rename, or an upload).
 
 A round, and where it commits:
 1. generate: due URLs (next_fetch_time <= now), best score first, at most max_pages_per_host
@@ -19,8 +28,8 @@ A round, and where it commits:
    and each WARC file's response records = the fetched rows that name it;
 4. updatedb: one Delta MERGE into the crawldb (results update their rows, new outlinks are
    inserted) whose commit carries the round id as userMetadata — the commit point;
-5. finish: the WARC files the results name move to DIR/warc/, stats and ledger rows are
-   written, staging is removed.
+5. finish: the WARC files the results name move to DIR/warc/, the robots.txt answers the round
+   fetched are merged into DIR/robots, stats and ledger rows are written, staging is removed.
 
 A run killed before 4 leaves only staging: the next run discards it (its WARC files never
 reach DIR/warc/) and, since the crawldb did not change, fetches those URLs again. Killed
@@ -29,14 +38,15 @@ fetched twice by committed rounds, and none is counted twice.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-import os
 import shutil
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from corpusforge import failpoints
@@ -44,13 +54,17 @@ from corpusforge.crawl.config import CrawlConfig, CrawlParams, config_dict, craw
 from corpusforge.crawl.fetch import HostQueue, WarcSink, fetch_host_queue
 from corpusforge.crawl.schedule import outlink_score, transition
 from corpusforge.crawl.urls import host_of
-from corpusforge.errors import AccountingError
-from corpusforge.tables import ledger
-from corpusforge.tables.delta import local_path, read_table, table_exists, table_path, write_run_rows
+from corpusforge.crawl.robots import RobotsPolicy
+from corpusforge.errors import AccountingError, ConfigError
+from corpusforge.tables import fs, ledger
+from corpusforge.tables.delta import read_table, table_exists, table_path, write_run_rows
+from corpusforge.tables.lock import LockOptions, OutputLock, ensure_lease
 
 log = logging.getLogger(__name__)
 
 CRAWLDB = "crawldb"
+ROBOTS = "robots"
+ROBOTS_FIELDS = "robots_url:string,outcome:string,http_status:int,body:string,fetch_time:timestamp"
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 RESULT_FIELDS = (
     ("url", "string"), ("host", "string"), ("depth", "int"), ("score", "double"),
@@ -60,6 +74,7 @@ RESULT_FIELDS = (
     ("redirect_to", "string"), ("outlinks", "array<struct<url:string,host:string>>"),
     ("outlinks_dropped", "map<string,int>"), ("warc_file", "string"), ("status", "string"),
     ("retries", "int"), ("next_fetch_time", "timestamp"),
+    ("robots", f"struct<{ROBOTS_FIELDS}>"),  # the robots.txt answer fetched for this URL, to store
 )
 
 
@@ -73,7 +88,7 @@ class RoundSummary:
     new_urls: int = 0
     warc_files: list[str] = field(default_factory=list)
     per_file: dict[str, int] = field(default_factory=dict)  # WARC file → fetched rows (responses)
-    totals: dict[str, int] = field(default_factory=dict)  # bytes, truncated, outlinks
+    totals: dict[str, int] = field(default_factory=dict)  # bytes, truncated, outlinks, robots (answers fetched)
     seconds: dict[str, float] = field(default_factory=dict)
 
     def count(self, outcome: str) -> int:
@@ -106,11 +121,15 @@ class CrawlSummary:
 
 
 def run_crawl(spark, cfg: CrawlConfig, seeds: list[str], output: str, *, rounds: int,
-              run_id: str) -> CrawlSummary:
+              run_id: str, lock_options: LockOptions | None = None) -> CrawlSummary:
     """Inject `seeds` and run up to `rounds` rounds; see the module docstring."""
     p = cfg.crawl
+    if not fs.is_local(output) and not p.local_dir and not spark.sparkContext.master.startswith("local"):
+        raise ConfigError(f"--output {output}: on a cluster, a remote crawl output needs crawl.local_dir, a "
+                          "directory the driver and every executor share, for the WARC files being written")
     summary = CrawlSummary(run_id=run_id, output=output)
-    with ledger.OutputLock(output, run_id):
+    with OutputLock(output, run_id, spark=spark, options=lock_options,
+                    on_lost=spark.sparkContext.cancelAllJobs):
         summary.recovered = recover(spark, cfg, output)
         summary.injected = inject(spark, output, seeds, run_id)
         budget = p.max_pages
@@ -131,8 +150,18 @@ def _result_schema():
     return _parse_datatype_string(", ".join(f"{name}: {kind}" for name, kind in RESULT_FIELDS))
 
 
-def _staging(output: str, round_id: str) -> Path:
-    return local_path(table_path(output, f"_staging/{round_id}"))
+def _staging(output: str, round_id: str) -> str:
+    """The round's staging on the output's filesystem: fetch list, results, timings."""
+    return fs.join(output, "_staging", round_id)
+
+
+def _warc_staging(p: CrawlParams, output: str, round_id: str) -> Path:
+    """The local directory the round's fetch tasks write WARC files into (module docstring)."""
+    if not p.local_dir and fs.is_local(output):
+        return fs.local_path(output) / "_staging" / round_id / "warc"
+    # One directory per output, so two crawls sharing a temp dir never meet.
+    key = hashlib.sha256(output.rstrip("/").encode("utf-8")).hexdigest()[:16]
+    return Path(p.local_dir or tempfile.gettempdir()) / "corpusforge-crawl" / key / round_id / "warc"
 
 
 def _set_commit_metadata(spark, value: str | None) -> None:
@@ -180,6 +209,7 @@ def inject(spark, output: str, seeds: list[str], run_id: str) -> int:
                 .withColumn("score", F.lit(outlink_score(0))).withColumn("first_seen", F.lit(now))
                 .withColumn("discovered_round", F.lit(f"inject-{run_id}")))
     table = DeltaTable.forPath(spark, table_path(output, CRAWLDB))
+    ensure_lease(output)
     _set_commit_metadata(spark, f"inject-{run_id}")
     try:
         table.alias("t").merge(_crawldb_rows(seeds_df).alias("s"), "t.url = s.url") \
@@ -216,17 +246,20 @@ def run_round(spark, cfg: CrawlConfig, output: str, round_id: str, budget: int) 
     p = cfg.crawl
     summary = RoundSummary(round_id=round_id)
     staging = _staging(output, round_id)
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "warc").mkdir(parents=True)
+    warc_staging = _warc_staging(p, output, round_id)
+    fs.delete(spark, staging)
+    shutil.rmtree(warc_staging, ignore_errors=True)
+    warc_staging.mkdir(parents=True)
     clock = time.monotonic()
     now = datetime.now(timezone.utc)
-    generate(spark, p, output, now, budget).write.parquet(str(staging / "fetchlist"))
-    fetchlist = spark.read.parquet(str(staging / "fetchlist"))
+    generate(spark, p, output, now, budget).write.parquet(fs.join(staging, "fetchlist"))
+    fetchlist = spark.read.parquet(fs.join(staging, "fetchlist"))
     counts = fetchlist.agg(F.count("*").alias("urls"), F.countDistinct("host").alias("hosts")).first()
     summary.generated, summary.hosts = counts.urls, counts.hosts
     summary.seconds["generate"] = time.monotonic() - clock
     if summary.generated == 0:
-        shutil.rmtree(staging, ignore_errors=True)
+        fs.delete(spark, staging)
+        shutil.rmtree(warc_staging.parent, ignore_errors=True)
         return summary
 
     clock = time.monotonic()
@@ -234,24 +267,25 @@ def run_round(spark, cfg: CrawlConfig, output: str, round_id: str, budget: int) 
         F.first("not_before").alias("not_before"),
         F.sort_array(F.collect_list(F.struct(
             (-F.col("score")).alias("order"), "url", "depth", "score", "status", "retries"))).alias("items"))
-    queues = queues.withColumn("index", F.row_number().over(Window.orderBy("host")) - 1)
+    queues = (queues.join(stored_robots(spark, p, output, now), "host", "left")
+              .withColumn("index", F.row_number().over(Window.orderBy("host")) - 1))
     tasks = min(summary.hosts, p.fetch_tasks or spark.sparkContext.defaultParallelism)
-    fetch = _fetch_partition_fn(p, round_id, str(staging / "warc"), crawl_config_hash(cfg))
+    fetch = _fetch_partition_fn(p, round_id, str(warc_staging), crawl_config_hash(cfg))
     fetched = (queues.rdd.map(lambda q: (q["index"] % tasks, q))
                .partitionBy(tasks, lambda key: key)
                .mapPartitionsWithIndex(fetch))
     # Written once and read back: fetching has side effects (requests, WARC files), so the
     # results must never be recomputed by a second action.
-    spark.createDataFrame(fetched, _result_schema()).write.parquet(str(staging / "results"))
+    spark.createDataFrame(fetched, _result_schema()).write.parquet(fs.join(staging, "results"))
     summary.seconds["fetch"] = time.monotonic() - clock
-    _write_timings(staging, summary.seconds)
+    _write_timings(spark, staging, summary.seconds)
 
-    check_round(spark, output, round_id, summary)
+    check_round(spark, p, output, round_id, summary)
     failpoints.hit("crawl_before_updatedb")
     clock = time.monotonic()
     updatedb(spark, p, output, round_id)
     summary.seconds["updatedb"] = time.monotonic() - clock
-    _write_timings(staging, summary.seconds)
+    _write_timings(spark, staging, summary.seconds)
     failpoints.hit("crawl_before_finish")
     finish_round(spark, cfg, output, round_id, summary)
     return summary
@@ -267,7 +301,11 @@ def _fetch_partition_fn(p: CrawlParams, round_id: str, warc_dir: str, chash: str
         context = TaskContext.get()
         attempt = context.attemptNumber() if context else 0
         queues = [HostQueue(host=q["host"], not_before=q["not_before"] or 0.0,
-                            items=[item.asDict() for item in q["items"]]) for _key, q in pairs]
+                            items=[item.asDict() for item in q["items"]],
+                            robots={r["robots_url"]: RobotsPolicy(outcome=r["outcome"], text=r["body"] or "",
+                                                                  status=r["http_status"])
+                                    for r in q["robots"] or ()})
+                  for _key, q in pairs]
         if not queues:
             return
         path = f"{warc_dir}/crawl-{round_id}-{index:05d}-{attempt}.warc.gz"
@@ -295,8 +333,22 @@ def _result_values(host: str, item: dict, result: dict, p: CrawlParams) -> dict:
             "outlinks": [(url, host_of(url)) for url in result["outlinks"]]}
 
 
-def _write_timings(staging: Path, seconds: dict[str, float]) -> None:
-    (staging / "timings.json").write_text(json.dumps(seconds))
+def stored_robots(spark, p: CrawlParams, output: str, now: datetime):
+    """host → `robots`: the robots.txt answers of DIR/robots younger than robots_max_age_s, as
+    an array of (robots_url, outcome, http_status, body) per host (a host's http and https,
+    or two ports, are two answers)."""
+    from pyspark.sql import functions as F
+
+    fields = [f for f in ROBOTS_FIELDS.split(",") if not f.startswith("fetch_time")]
+    if p.robots_max_age_s <= 0 or not table_exists(spark, output, ROBOTS):
+        return spark.createDataFrame([], f"host string, robots array<struct<{','.join(fields)}>>")
+    fresh = read_table(spark, output, ROBOTS).where(
+        F.col("fetch_time") > F.lit(now - timedelta(seconds=p.robots_max_age_s)))
+    return fresh.groupBy("host").agg(F.collect_list(F.struct(*[f.split(":")[0] for f in fields])).alias("robots"))
+
+
+def _write_timings(spark, staging: str, seconds: dict[str, float]) -> None:
+    fs.write_text(spark, fs.join(staging, "timings.json"), json.dumps(seconds))
 
 
 def _count_responses(path: str) -> tuple[str, int]:
@@ -306,21 +358,22 @@ def _count_responses(path: str) -> tuple[str, int]:
         return path.rsplit("/", 1)[-1], sum(1 for r in ArchiveIterator(handle) if r.rec_type == "response")
 
 
-def check_round(spark, output: str, round_id: str, summary: RoundSummary) -> None:
+def check_round(spark, p: CrawlParams, output: str, round_id: str, summary: RoundSummary) -> None:
     """The round's accounting, from what was written; raise AccountingError on any mismatch.
 
     Fills the summary's outcomes, HTTP statuses, WARC files and byte/outlink totals."""
     from pyspark.sql import functions as F
 
     staging = _staging(output, round_id)
-    fetchlist = spark.read.parquet(str(staging / "fetchlist"))
-    results = spark.read.parquet(str(staging / "results"))
+    fetchlist = spark.read.parquet(fs.join(staging, "fetchlist"))
+    results = spark.read.parquet(fs.join(staging, "results"))
     generated = summary.generated = fetchlist.count()
     summary.outcomes, summary.http, summary.per_file, summary.totals = {}, {}, {}, {}
     groups = results.groupBy("outcome", "reason", "http_status", "warc_file").agg(
         F.count("*").alias("n"), F.sum("content_length").alias("bytes"),
         F.sum(F.col("truncated").cast("int")).alias("truncated"),
-        F.sum(F.size("outlinks")).alias("outlinks")).collect()
+        F.sum(F.size("outlinks")).alias("outlinks"),
+        F.sum(F.col("robots").isNotNull().cast("int")).alias("robots")).collect()
     for g in groups:
         key = g.outcome if g.outcome == "fetched" else f"{g.outcome}.{g.reason}"
         summary.outcomes[key] = summary.outcomes.get(key, 0) + g.n
@@ -328,7 +381,7 @@ def check_round(spark, output: str, round_id: str, summary: RoundSummary) -> Non
             summary.http[g.http_status] = summary.http.get(g.http_status, 0) + g.n
         if g.outcome == "fetched":
             summary.per_file[g.warc_file] = summary.per_file.get(g.warc_file, 0) + g.n
-        for name in ("bytes", "truncated", "outlinks"):
+        for name in ("bytes", "truncated", "outlinks", "robots"):
             summary.totals[name] = summary.totals.get(name, 0) + (g[name] or 0)
     total = sum(summary.outcomes.values())
     # One pass pairs every generated URL with its results: none missing, none extra, none twice.
@@ -342,7 +395,8 @@ def check_round(spark, output: str, round_id: str, summary: RoundSummary) -> Non
             f"crawl round {round_id}: generated {generated} URLs but the results hold {total} rows "
             f"({paired.missing} generated URLs without a result, {paired.extra} results not generated, "
             f"{paired.repeated} URLs with more than one result); not committed")
-    files = [str(staging / "warc" / name) for name in summary.per_file]
+    warc_staging = _warc_staging(p, output, round_id)
+    files = [str(warc_staging / name) for name in summary.per_file]
     counted = dict(spark.sparkContext.parallelize(files, max(1, len(files))).map(_count_responses).collect()) if files else {}
     if counted != summary.per_file:
         raise AccountingError(f"crawl round {round_id}: WARC response records {counted} differ from the "
@@ -363,8 +417,7 @@ def updatedb(spark, p: CrawlParams, output: str, round_id: str) -> None:
 
     from corpusforge.schemas import table_schema
 
-    staging = _staging(output, round_id)
-    results = spark.read.parquet(str(staging / "results"))
+    results = spark.read.parquet(fs.join(_staging(output, round_id), "results"))
     now = datetime.now(timezone.utc)
     updates = results.withColumn("fetch_round", F.lit(round_id))
     found = (results.where(F.size("outlinks") > 0)
@@ -385,6 +438,7 @@ def updatedb(spark, p: CrawlParams, output: str, round_id: str) -> None:
     source = as_rows(updates, "result").unionByName(as_rows(found, "new"))
     # A fetched row keeps where and when it was first found.
     updated = [c for c in columns if c not in ("discovered_round", "first_seen", "discovered_from")]
+    ensure_lease(output)
     _set_commit_metadata(spark, round_id)
     try:
         (DeltaTable.forPath(spark, table_path(output, CRAWLDB)).alias("t")
@@ -402,13 +456,15 @@ def finish_round(spark, cfg: CrawlConfig, output: str, round_id: str, summary: R
     Safe to run again (a run killed half-way through it is finished by the next one)."""
     from pyspark.sql import functions as F
 
+    p = cfg.crawl
     staging = _staging(output, round_id)
+    warc_staging = _warc_staging(p, output, round_id)
     if summary is None:  # finishing a committed round a killed run left behind
         summary = RoundSummary(round_id=round_id)
-        summary.hosts = spark.read.parquet(str(staging / "fetchlist")).select("host").distinct().count()
-        check_round(spark, output, round_id, summary)
-        timings = staging / "timings.json"
-        summary.seconds = json.loads(timings.read_text()) if timings.is_file() else {}
+        summary.hosts = spark.read.parquet(fs.join(staging, "fetchlist")).select("host").distinct().count()
+        check_round(spark, p, output, round_id, summary)
+        timings = fs.read_text(spark, fs.join(staging, "timings.json"))
+        summary.seconds = json.loads(timings) if timings else {}
     db = read_table(spark, output, CRAWLDB).agg(
         F.sum((F.col("fetch_round") == round_id).cast("int")).alias("fetched"),
         F.sum((F.col("discovered_round") == round_id).cast("int")).alias("new")).first()
@@ -416,17 +472,40 @@ def finish_round(spark, cfg: CrawlConfig, output: str, round_id: str, summary: R
     if in_db != summary.generated:
         raise AccountingError(f"crawl round {round_id}: {summary.generated} URLs generated, but the "
                               f"crawldb holds {in_db} rows of the round")
-    warc_root = local_path(table_path(output, "warc"))
-    warc_root.mkdir(parents=True, exist_ok=True)
+    warc_root = fs.join(output, "warc")
     for name in summary.warc_files:
-        staged = staging / "warc" / name
-        if staged.exists():
-            os.replace(staged, warc_root / name)
-    results = spark.read.parquet(str(staging / "results"))
+        staged = warc_staging / name
+        if staged.exists():  # else published already by a run killed after this point
+            ensure_lease(output)
+            fs.publish(spark, staged, fs.join(warc_root, name))
+    results = spark.read.parquet(fs.join(staging, "results"))
+    if summary.totals.get("robots"):  # a round that reused every stored answer has none to add
+        store_robots(spark, output, round_id, results)
     _write_stats(spark, output, round_id, summary, results)
     _write_ledger(spark, cfg, output, round_id, summary, warc_root)
-    shutil.rmtree(staging, ignore_errors=True)  # WARC files of failed task attempts go with it
+    fs.delete(spark, staging)
+    shutil.rmtree(warc_staging.parent, ignore_errors=True)  # WARC files of failed task attempts go with it
     return summary
+
+
+def store_robots(spark, output: str, round_id: str, results) -> None:
+    """Merge the robots.txt answers the round fetched into DIR/robots (newer answers win, so
+    finishing a round again changes nothing)."""
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    from corpusforge.schemas import conform, table_schema
+
+    fetched = results.where(F.col("robots").isNotNull()).select(
+        "robots.*", "host", F.lit(round_id).alias("fetch_round"))
+    if not table_exists(spark, output, ROBOTS):
+        spark.createDataFrame([], table_schema(ROBOTS)).write.format("delta").save(table_path(output, ROBOTS))
+    ensure_lease(output)
+    (DeltaTable.forPath(spark, table_path(output, ROBOTS)).alias("t")
+     .merge(conform(fetched, ROBOTS).alias("s"), "t.robots_url = s.robots_url")
+     .whenMatchedUpdateAll(condition="s.fetch_time > t.fetch_time")
+     .whenNotMatchedInsertAll()
+     .execute())
 
 
 def _write_stats(spark, output, round_id, summary: RoundSummary, results) -> None:
@@ -447,14 +526,15 @@ def _write_stats(spark, output, round_id, summary: RoundSummary, results) -> Non
     rows += [row("crawl.fetch", f"http.{status}", n) for status, n in summary.http.items()]
     rows += [row("crawl.fetch", "bytes", summary.totals.get("bytes", 0)),
              row("crawl.fetch", "urls.truncated", summary.totals.get("truncated", 0)),
-             row("crawl.parse", "outlinks.kept", summary.totals.get("outlinks", 0))]
+             row("crawl.parse", "outlinks.kept", summary.totals.get("outlinks", 0)),
+             row("crawl.fetch", "robots.fetched", summary.totals.get("robots", 0))]
     for r in results.select(F.explode("outlinks_dropped")).groupBy("key").agg(F.sum("value").alias("n")).collect():
         rows.append(row("crawl.parse", f"outlinks.dropped.{r.key}", r.n))
     rows += [row(f"crawl.{phase}", "seconds", s) for phase, s in summary.seconds.items()]
     write_run_rows(spark, spark.createDataFrame(rows, table_schema("stats")), output, "stats", round_id)
 
 
-def _write_ledger(spark, cfg, output, round_id, summary: RoundSummary, warc_root: Path) -> None:
+def _write_ledger(spark, cfg, output, round_id, summary: RoundSummary, warc_root: str) -> None:
     if not summary.warc_files:
         return
     now = datetime.now(timezone.utc)
@@ -462,11 +542,11 @@ def _write_ledger(spark, cfg, output, round_id, summary: RoundSummary, warc_root
     per_file = summary.per_file
     rows = []
     for name in summary.warc_files:
-        path = warc_root / name
-        stat = path.stat()
-        rows.append({"run_id": round_id, "input_uri": str(path), "source_key": f"warc/{name}",
-                     "format": "warc", "size": stat.st_size,
-                     "mtime": datetime.fromtimestamp(stat.st_mtime, timezone.utc),
+        uri = fs.join(warc_root, name)
+        size, mtime_ms = fs.file_status(spark, uri)
+        rows.append({"run_id": round_id, "input_uri": uri, "source_key": f"warc/{name}",
+                     "format": "warc", "size": size,
+                     "mtime": datetime.fromtimestamp(mtime_ms / 1000, timezone.utc),
                      "records_read": per_file.get(name, 0), "status": "done", "config_hash": chash,
                      "started_at": now, "finished_at": now})
     ledger.write_ledger(spark, output, round_id, rows)
@@ -474,26 +554,26 @@ def _write_ledger(spark, cfg, output, round_id, summary: RoundSummary, warc_root
 
 def recover(spark, cfg: CrawlConfig, output: str) -> list[str]:
     """Finish committed rounds a killed run left in staging; discard uncommitted ones."""
-    root = local_path(table_path(output, "_staging"))
-    if root is None or not root.is_dir():
+    staged = fs.list_dirs(spark, fs.join(output, "_staging"))
+    if not staged:
         return []
     committed = committed_rounds(spark, output)
     notes = []
-    for staging in sorted(path for path in root.iterdir() if path.is_dir()):
-        if staging.name in committed:
-            finish_round(spark, cfg, output, staging.name)
-            notes.append(f"finished committed round {staging.name} left by a killed run")
+    for round_id in staged:
+        if round_id in committed:
+            finish_round(spark, cfg, output, round_id)
+            notes.append(f"finished committed round {round_id} left by a killed run")
         else:
-            shutil.rmtree(staging)
-            notes.append(f"discarded uncommitted round {staging.name} (its URLs are fetched again)")
+            ensure_lease(output)
+            fs.delete(spark, _staging(output, round_id))
+            shutil.rmtree(_warc_staging(cfg.crawl, output, round_id).parent, ignore_errors=True)
+            notes.append(f"discarded uncommitted round {round_id} (its URLs are fetched again)")
         log.warning(notes[-1])
     return notes
 
 
-def write_run_manifest(output: str, run_id: str, cfg: CrawlConfig, summary: CrawlSummary) -> None:
+def write_run_manifest(spark, output: str, run_id: str, cfg: CrawlConfig, summary: CrawlSummary) -> None:
     """The resolved config and the summary beside the tables (`_runs/<run>.json`)."""
-    runs = local_path(table_path(output, "_runs"))
-    runs.mkdir(parents=True, exist_ok=True)
     payload = {"run_id": run_id, "config_hash": crawl_config_hash(cfg), "config": config_dict(cfg),
                "summary": summary.lines()}
-    (runs / f"{run_id}.json").write_text(json.dumps(payload, indent=1, default=str))
+    fs.write_text(spark, fs.join(output, "_runs", f"{run_id}.json"), json.dumps(payload, indent=1, default=str))

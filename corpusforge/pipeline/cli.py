@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from corpusforge.errors import CorpusforgeError
@@ -67,17 +68,36 @@ def default_run_id() -> str:
     return now.strftime("run-%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z"
 
 
+def run_command(prog: str, arg_parser: argparse.ArgumentParser, body: Callable[[argparse.Namespace], int],
+                argv: list[str] | None = None) -> int:
+    """The shared frame of every job's `main`: parse `argv`, set up logging (`-v`: DEBUG), run
+    `body(args)`; a CorpusforgeError becomes one line `<prog>: error: <message>` on stderr and
+    its exit code (2 config, 3 busy, 1 failed).
+
+    >>> p = argparse.ArgumentParser()
+    >>> _ = p.add_argument("-v", "--verbose", action="store_true")
+    >>> def body(args):
+    ...     raise CorpusforgeError("the input is empty")
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stderr(io.StringIO()) as err:
+    ...     code = run_command("demo", p, body, [])
+    >>> code, err.getvalue().splitlines()
+    (1, ['demo: error: the input is empty'])
+    """
+    args = arg_parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return body(args)
+    except CorpusforgeError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return err.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     clock = RunClock()  # from the process start: the spark-submit JVM's, when it launched us
     clock.add("startup", clock.wall())  # JVM, Python and imports, until here
-    args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        return _main(args, clock)
-    except CorpusforgeError as err:
-        print(f"build_corpus: error: {err}", file=sys.stderr)
-        return err.exit_code
+    return run_command("build_corpus", parser(), lambda args: _main(args, clock), argv)
 
 
 def _main(args, clock: RunClock) -> int:

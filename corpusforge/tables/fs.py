@@ -185,3 +185,45 @@ def _read_all(spark, fs, path) -> bytes:
     finally:
         stream.close()
 
+
+
+_PUBLISH_CHUNK = 4 << 20  # bytes per write through py4j
+
+
+def publish(spark, local_file: str | Path, uri: str) -> None:
+    """Move a finished local file (a WARC file a task wrote) to `uri` on the output's
+    filesystem, replacing what is there: a rename on local disk, an upload elsewhere (the
+    local copy is removed once the upload is complete, so a retry after a crash finds one or
+    the other)."""
+    source = Path(local_file)
+    if is_local(uri):
+        target = local_path(uri)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source.replace(target)
+        return
+    # Streamed through the filesystem's own output stream, not copyFromLocalFile: s3a's copy
+    # goes through the SDK's transfer manager, whose async client the Spark profiles leave out.
+    fs, path = hadoop_fs(spark, uri)
+    stream = fs.create(path, True)
+    try:
+        with open(source, "rb") as handle:
+            while chunk := handle.read(_PUBLISH_CHUNK):
+                stream.write(bytearray(chunk))
+    except BaseException:
+        try:
+            stream.abort()  # s3a: the object is never created; a retry publishes it whole
+        except Exception:
+            pass
+        raise
+    stream.close()  # on S3 the upload completes here
+    source.unlink()
+
+
+def file_status(spark, uri: str) -> tuple[int, int]:
+    """(size in bytes, modification time in ms since the epoch) of the file at `uri`."""
+    if is_local(uri):
+        stat = local_path(uri).stat()
+        return stat.st_size, int(stat.st_mtime * 1000)
+    fs, path = hadoop_fs(spark, uri)
+    status = fs.getFileStatus(path)
+    return int(status.getLen()), int(status.getModificationTime())

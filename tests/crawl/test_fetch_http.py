@@ -1,5 +1,6 @@
-"""The host-queue fetcher against real HTTP servers on loopback: robots.txt, per-host waits,
-the size cap, timeouts and the total deadline, redirects, the address guard, WARC records."""
+"""The host-queue fetcher against real HTTP servers on loopback: robots.txt (fetched, and stored
+by an earlier round), per-host waits, the size cap, timeouts and the total deadline, redirects,
+the address guard, WARC records, and https against a real TLS server with its own CA."""
 from __future__ import annotations
 
 import gzip
@@ -9,16 +10,18 @@ import time
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from conftest import HOST_A, HOST_B
+from crawljobs import CRAWL_DELAY_A, HOST_A, HOST_B
 from testsite import DRIP_FOR_S, Page, Site
 from corpusforge.crawl.config import CrawlParams
 from corpusforge.crawl.fetch import HostQueue, WarcSink, fetch_host_queue, payload_digest
+from corpusforge.crawl.robots import robots_policy
+from corpusforge.reasons import REASONS
 
 CAP = 64 * 1024
 
 
 def params(**changes) -> CrawlParams:
-    base = dict(user_agent="corpusforge-test/0.1 (+http://127.0.0.1/)", delay_s=0.3, timeout_s=0.8,
+    base = dict(user_agent="corpusforge-test/0.1 (+http://127.0.0.1/)", delay_s=0.1, timeout_s=0.8,
                 deadline_s=1.5, max_bytes=CAP, allow_loopback=True, scope="hosts", hosts=(HOST_A, HOST_B))
     base.update(changes)
     return CrawlParams(**base)
@@ -78,13 +81,17 @@ def test_one_host_queue_end_to_end(site, tmp_path):
     assert by_path["/gbk.html"]["outlinks"] == [f"{base}/a1.html"]
     assert by_path["/data"]["outlinks"] == []
     assert by_path["/big.html"]["truncated"] and by_path["/big.html"]["content_length"] == CAP
+    # robots.txt's answer rides on the result of the first URL that needed it (for the robots table).
+    stored = by_path["/"]["robots"]
+    assert (stored["robots_url"], stored["outcome"], stored["http_status"]) == (f"{base}/robots.txt", "rules", 200)
+    assert "Disallow: /private" in stored["body"] and all(r["robots"] is None for r in results[1:])
 
     hits = site.hits_of(HOST_A, since)
     requested = [h.path for h in hits]
     assert requested.count("/robots.txt") == 1 and requested[0] == "/robots.txt"
     assert not any(p.startswith("/private") for p in requested)
     assert sorted(requested) == sorted(["/robots.txt"] + [p for p in paths if p != "/private/secret.html"])
-    assert min(_gaps(hits)) >= 0.4  # robots.txt's Crawl-delay (0.4) beats delay_s (0.3)
+    assert min(_gaps(hits)) >= CRAWL_DELAY_A  # robots.txt's Crawl-delay (0.2) beats delay_s (0.1)
     slow = next(h for h in hits if h.path == "/slow.html")
     assert slow.closed_by_client is not None and slow.closed_by_client - slow.arrived < 1.5 + 0.6 < DRIP_FOR_S
     assert {address for address, _port in connector.addresses} == {HOST_A}
@@ -129,13 +136,29 @@ def test_loopback_needs_allow_loopback_against_a_real_server(site, tmp_path):
     since = time.monotonic()
     p = params(allow_loopback=False, resolve={"alderbank.test": HOST_A})
     port = site.servers[HOST_A].server_address[1]
+    connector = RecordingConnector()
     with WarcSink(str(tmp_path / "x.warc.gz"), {}) as sink:
         for host in (HOST_A, "alderbank.test"):
             results = fetch_host_queue(HostQueue(host=host, items=_items(f"http://{host}:{port}", ["/"])),
-                                       p, sink=sink)
+                                       p, sink=sink, connector=connector)
             assert results[0]["reason"] == "crawl.address_refused"
-    time.sleep(0.2)
-    assert site.hits_of(HOST_A, since) == []
+    # The fetch is synchronous: a refused host got no connection, so nothing can still arrive.
+    assert connector.addresses == [] and site.hits_of(HOST_A, since) == []
+
+
+def test_a_stored_robots_answer_is_used_without_asking_again(site, tmp_path):
+    """An answer an earlier round stored (HostQueue.robots) governs the queue: its rules and
+    Crawl-delay apply, and /robots.txt is not requested (the live file would allow /a2.html)."""
+    base = site.base(HOST_A)
+    stored = robots_policy(200, b"User-agent: *\nDisallow: /a2.html\nCrawl-delay: 0.3\n")
+    since = time.monotonic()
+    with WarcSink(str(tmp_path / "x.warc.gz"), {}) as sink:
+        results = fetch_host_queue(HostQueue(host=HOST_A, items=_items(base, ["/a1.html", "/a2.html", "/a3.html"]),
+                                             robots={f"{base}/robots.txt": stored}), params(), sink=sink)
+    assert [(r["outcome"], r["reason"], r["robots"]) for r in results] == [
+        ("fetched", None, None), ("skipped", "crawl.robots_denied", None), ("fetched", None, None)]
+    hits = site.hits_of(HOST_A, since)
+    assert [h.path for h in hits] == ["/a1.html", "/a3.html"] and min(_gaps(hits)) >= 0.3
 
 
 @pytest.fixture()
@@ -165,3 +188,37 @@ def test_robots_failures_defer_or_skip_the_host(odd_hosts, tmp_path):
             assert [(r["outcome"], r["reason"]) for r in results] == [("skipped", reason)] * 2
             assert [h.path for h in odd_hosts.hits_of(host)] == ["/robots.txt"]
     assert {address for address, _ in connector.addresses} == set(expected)  # never 10.9.8.7
+
+
+def test_https_with_the_configured_ca_bundle(tls_site, tls_files, tmp_path):
+    """A real TLS server on 127.0.0.2 whose certificate only `crawl.ca_bundle` vouches for:
+    robots.txt and the page come over https and land in the WARC file."""
+    base = tls_site.base(HOST_A)
+    assert base.startswith("https://")
+    warc = tmp_path / "tls.warc.gz"
+    with WarcSink(str(warc), {}) as sink:
+        results = fetch_host_queue(HostQueue(host=HOST_A, items=_items(base, ["/", "/private/x.html"])),
+                                   params(ca_bundle=str(tls_files["ca"])), sink=sink)
+    assert [(r["outcome"], r["http_status"], r["reason"]) for r in results] == [
+        ("fetched", 200, None), ("skipped", None, "crawl.robots_denied")]
+    assert results[0]["outlinks"] == [f"{base}/s1.html"]
+    assert [h.path for h in tls_site.hits_of(HOST_A)][-2:] == ["/robots.txt", "/"]
+    with open(warc, "rb") as handle:
+        bodies = {r.rec_headers.get_header("WARC-Target-URI"): r.content_stream().read()
+                  for r in ArchiveIterator(handle) if r.rec_type == "response"}
+    assert b"Encrypted ledgers" in bodies[f"{base}/"]
+
+
+def test_an_untrusted_certificate_fails_with_a_clear_reason(tls_site, tmp_path):
+    """Without the CA (the system store only), the handshake is refused before any request is
+    sent: every URL of the host is `failed` with crawl.tls_untrusted, and nothing is written."""
+    base = tls_site.base(HOST_A)
+    since = time.monotonic()
+    connector = RecordingConnector()
+    with WarcSink(str(tmp_path / "x.warc.gz"), {}) as sink:
+        results = fetch_host_queue(HostQueue(host=HOST_A, items=_items(base, ["/", "/s1.html"])), params(),
+                                   sink=sink, connector=connector)
+    assert [(r["outcome"], r["reason"]) for r in results] == [("failed", "crawl.tls_untrusted")] * 2
+    assert "certificate" in REASONS["crawl.tls_untrusted"]
+    assert len(connector.addresses) == 1  # robots.txt's handshake only: no request reached the server
+    assert tls_site.hits_of(HOST_A, since) == [] and sink.responses == 0

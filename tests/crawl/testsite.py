@@ -1,8 +1,9 @@
 """A small web site on loopback addresses for the crawler's tests, demo and benchmark.
 
 Each host is a real HTTP server (ThreadingHTTPServer) bound to its own loopback address,
-127.0.0.2 and 127.0.0.3 by default, and every request's arrival (host, path, monotonic time)
-is recorded, so tests can check what the crawler asked and when. The site has robots.txt
+127.0.0.2 and 127.0.0.3 by default (https when given a TLS context: `make_tls_files` writes a
+throw-away CA and a certificate for the addresses), and every request's arrival (host, path,
+monotonic time) is recorded, so tests can check what the crawler asked and when. The site has robots.txt
 with a disallowed path and a Crawl-delay, linked pages, a redirect, a 404, a 500, a page
 over the test cap, a slow-drip page, a stalled page, a non-HTML file, a GBK page and a trap.
 
@@ -11,10 +12,12 @@ serves until Ctrl-C.
 """
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 BIG_PAGE_BYTES = 200_000  # over the tests' 64 KiB cap
 DRIP_INTERVAL_S = 0.2  # the slow page sends one byte this often, for DRIP_FOR_S
@@ -83,24 +86,32 @@ class _Handler(BaseHTTPRequestHandler):
 class _HostServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, host: str, site: "Site"):
+    def __init__(self, host: str, site: "Site", tls: ssl.SSLContext | None = None):
         super().__init__((host, 0), _Handler)
         self.host = host
         self.site = site
         self.pages: dict[str, Page] = {}
+        if tls is not None:
+            # The handshake happens in the request's own thread (on its first read), so a client
+            # that rejects the certificate never stalls the accept loop.
+            self.socket = tls.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
+
+    def handle_error(self, request, client_address):
+        pass  # a client that refused our certificate, or hung up mid-drip: nothing to report
 
 
 class Site:
     """Loopback HTTP servers, one per address; `start()` then fill `pages(host)`."""
 
-    def __init__(self, hosts: list[str]):
+    def __init__(self, hosts: list[str], tls: ssl.SSLContext | None = None):
         self.lock = threading.Lock()
         self.hits: list[Hit] = []
-        self.servers = {host: _HostServer(host, self) for host in hosts}
+        self.scheme = "https" if tls is not None else "http"
+        self.servers = {host: _HostServer(host, self, tls) for host in hosts}
         self.threads: list[threading.Thread] = []
 
     def base(self, host: str) -> str:
-        return f"http://{host}:{self.servers[host].server_address[1]}"
+        return f"{self.scheme}://{host}:{self.servers[host].server_address[1]}"
 
     def pages(self, host: str) -> dict[str, Page]:
         return self.servers[host].pages
@@ -122,6 +133,56 @@ class Site:
     def hits_of(self, host: str, since: float = 0.0) -> list[Hit]:
         with self.lock:
             return [h for h in self.hits if h.host == host and h.arrived >= since]
+
+
+def make_tls_files(directory: Path, addresses: list[str]) -> dict[str, Path]:
+    """A throw-away CA and a server certificate it signs for `addresses` (IP SANs), as PEM
+    files in `directory`: {"ca": ..., "cert": ..., "key": ...}. Nothing here is trusted by
+    the system: a client trusts the server only when told to trust "ca"."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "corpusforge test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False,
+                                       encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    server = (x509.CertificateBuilder()
+              .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, addresses[0])]))
+              .issuer_name(ca_name).public_key(server_key.public_key())
+              .serial_number(x509.random_serial_number())
+              .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+              .add_extension(x509.SubjectAlternativeName(
+                  [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]), critical=False)
+              .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+              .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+              .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+              .sign(ca_key, hashes.SHA256()))
+    files = {"ca": directory / "ca.pem", "cert": directory / "server.pem", "key": directory / "server.key"}
+    files["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files["cert"].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    files["key"].write_bytes(server_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                      serialization.NoEncryption()))
+    return files
+
+
+def server_tls_context(files: dict[str, Path]) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(files["cert"], files["key"])
+    return context
 
 
 def html(title: str, text: str, links: list[str] = ()) -> bytes:
