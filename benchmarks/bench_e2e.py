@@ -543,7 +543,9 @@ def main() -> None:
                    "corpusforge": {key: value for key, value in best.items() if key != "kept_ids"},
                    "corpusforge_wall_each_s": [round(run["wall_s"], 2) for run in runs],
                    "docs_per_s": size / best["wall_s"], "docs_per_s_per_core": size / best["wall_s"] / args.cores}
-            peers_here = dict(dedup_peers)
+            # rensa and datasketch do the dedup pipeline's work only: beside the web pipeline
+            # (langid, filters) their times would give meaningless ratios, so the loop is its peer
+            peers_here = dict(dedup_peers) if pipeline == "dedup" else {}
             if pipeline == "web" and "loop" in peers:
                 loop = run_peer("loop", corpus, "web", workdir)
                 loop["kept"] = all_ids - set(loop.pop("removed"))
