@@ -55,6 +55,8 @@ DEFAULT_SHARED = REPO.parent / "shared" / "data"
 PIPELINE_CONFIGS = {"dedup": "benchmarks/e2e_dedup.toml", "web": "configs/web.toml"}
 ID_OVERRIDE = "input.id_field=id"  # the JSONL records' own id → source_id and doc_id
 ACCOUNTING_LINE = re.compile(r"records read (\d+) = kept (\d+) \+ dropped (\d+)")
+# progress.Phase's log line at the end of each step: also the steps `stats` does not hold
+PHASE_DONE_LINE = re.compile(r"phase (.+?): done in ([\d.]+) s")
 PEERS = ("rensa", "datasketch", "loop")
 LIBRARY_PARTS = ("sketch", "insert", "query_verify", "components")  # a peer's time in its MinHash library
 # Libraries that could start threads in a peer: one core means one thread of work.
@@ -122,6 +124,7 @@ def run_corpusforge(corpus: Path, output: Path, pipeline: str, cores: int, run_i
     read, kept, dropped = map(int, match.groups())
     return {"command": shlex.join(command), "wall_s": wall, "records_read": read, "kept": kept,
             "dropped": dropped, "phases": read_phases(output, run_id),
+            "logged_phases": {name: float(seconds) for name, seconds in PHASE_DONE_LINE.findall(stdout)},
             "manifest_seconds": _manifest_seconds(output, run_id),
             "kept_ids": kept_source_ids(output), "dropped_by": _dropped_by(output),
             "peak_rss_mb": round(memory.peak_bytes / 2**20),
@@ -431,7 +434,19 @@ def print_phases(run: dict) -> None:
         print(f"    {phase:<28} {seconds:8.1f} s  {100 * seconds / wall:5.1f} %")
     covered = sum(run["phases"].values())
     print(f"    {'named phases':<28} {covered:8.1f} s  {100 * covered / wall:5.1f} % of wall "
-          f"(unaccounted {wall - covered:.1f} s)", flush=True)
+          f"(unaccounted {wall - covered:.1f} s)")
+    logged = run["logged_phases"]
+    if logged:
+        print("    logged by the run (progress lines; stats lacks those not listed above): "
+              + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in logged.items())
+              + f"; together {sum(logged.values()):.1f} s = {100 * sum(logged.values()) / wall:.1f} % of wall")
+    if run["manifest_seconds"] is not None:
+        # run_pipeline's own clock starts after the JVM, the session and the imports, and stops
+        # before the summary is printed and the JVM exits: the rest is start-up and shut-down
+        outside = wall - run["manifest_seconds"]
+        print(f"    {'outside run_pipeline':<28} {outside:8.1f} s  {100 * outside / wall:5.1f} % "
+              "(JVM + session start, imports, exit)")
+    sys.stdout.flush()
 
 
 def markdown_table(rows: list[dict]) -> str:
@@ -557,6 +572,7 @@ def main() -> None:
             for peer, result in peers_here.items():
                 row[peer] = {key: value for key, value in result.items() if key != "kept"}
                 row[peer]["kept_count"] = len(result["kept"])
+                row[peer]["docs_per_s"] = size / result["wall_s"]  # one core: also its docs/s per core
                 row[peer]["agreement_with_corpusforge"] = agreement(best["kept_ids"], result["kept"], all_ids)
             if pipeline == "dedup" and "rensa" in peers_here and "datasketch" in peers_here:
                 row["datasketch"]["agreement_with_rensa"] = agreement(
