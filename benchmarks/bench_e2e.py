@@ -453,7 +453,9 @@ def markdown_table(rows: list[dict]) -> str:
     """The results as a Markdown table for benchmarks/RESULTS.md. A peer's wall is its process's
     (interpreter start included); in brackets the library's own part (sketch, insert, query,
     verify, components: without reading, dedup key and shingles). "per core vs X" is corpusforge's
-    docs/s per core over X's docs/s on its one core (1.0 = equal)."""
+    docs/s per core over X's docs/s on its one core (1.0 = equal). corpusforge's peak RSS is
+    the JVM's peak plus the peak of its Python processes (driver and workers together), without
+    the harness."""
     head = ("| docs | pipeline | corpusforge wall s | phases cover | docs/s | docs/s/core | rensa wall s (library) "
             "| datasketch wall s (library) | loop wall s | per core vs rensa | vs datasketch | vs loop "
             "| peak RSS corpusforge MB (JVM / Python) | peak RSS rensa / datasketch / loop MB | kept | agreement |")
@@ -480,7 +482,7 @@ def markdown_table(rows: list[dict]) -> str:
             f"| {100 * sum(cf['phases'].values()) / cf['wall_s']:.0f} % | {row['docs_per_s']:.0f} "
             f"| {row['docs_per_s_per_core']:.0f} | {wall('rensa')} | {wall('datasketch')} | {wall('loop')} "
             f"| {ratio('rensa')} | {ratio('datasketch')} | {ratio('loop')} "
-            f"| {cf['peak_rss_mb']} ({parts['jvm']} / {parts['python_workers']}) "
+            f"| {parts['jvm'] + parts['python_workers']} ({parts['jvm']} / {parts['python_workers']}) "
             f"| {rss('rensa')} / {rss('datasketch')} / {rss('loop')} | {cf['kept']:,} | {row['agreement_text']} |")
     return "\n".join(lines)
 
