@@ -80,7 +80,6 @@ class RunSummary:
     recovered_runs: list[str] = field(default_factory=list)
     files_superseded: int = 0  # modified files read again; their earlier rows were replaced
     report: str = ""  # path of the run's HTML report ('' when none was written)
-    phases: dict[str, float] = field(default_factory=dict)  # phase path → seconds (progress.RunClock)
 
     def lines(self) -> list[str]:
         dropped_total = sum(self.dropped.values())
@@ -197,7 +196,6 @@ def run_pipeline(spark, cfg: RunConfig, plan: InputPlan, output: str, run_id: st
 
             written = report_after_run(output, run_id)
             summary.report = str(written) if written else ""
-    summary.phases = dict(clock.timings)
     return summary
 
 
@@ -468,6 +466,6 @@ def _write_run_manifest(spark, output: str, run_id: str, cfg: RunConfig, summary
     tables (`_runs/<run>.json`); `seconds_since_start` is the wall time since the process (the
     spark-submit JVM) started."""
     payload = {"run_id": run_id, "config_hash": config_hash(cfg), "config": config_dict(cfg),
-               "summary": {k: v for k, v in summary.__dict__.items() if k != "phases"},
+               "summary": dict(summary.__dict__),
                "phases": dict(clock.timings), "seconds_since_start": clock.wall()}
     fs.write_text(spark, fs.join(output, "_runs", f"{run_id}.json"), json.dumps(payload, indent=1, default=str))
