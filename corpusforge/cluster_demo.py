@@ -40,6 +40,7 @@ def submit_command(cluster: StandaloneCluster, s3: LocalS3, archive: Path, job_a
         "spark.driver.host": "127.0.0.1",
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.ui.enabled": "false",
+        **cluster.job_conf(),
         **s3.spark_conf(),
         **(extra_conf or {}),
     }

@@ -208,6 +208,16 @@ class StandaloneCluster:
                    f"{self.params.workers} alive workers")
         return self
 
+    def job_conf(self) -> dict[str, str]:
+        """Settings that size a job to this small cluster, on top of the standalone profile (which
+        is sized for a real one): the profile's 64 shuffle partitions and Delta's 50 snapshot
+        partitions are each a wave of tiny tasks on 2 one-core executors, and these short-lived
+        executors, like the driver, gain nothing from the JIT's optimizing tier."""
+        cores = self.params.workers * self.params.cores
+        return {"spark.sql.shuffle.partitions": str(2 * cores),
+                "spark.databricks.delta.snapshotPartitions": str(cores),
+                "spark.executor.extraJavaOptions": "-XX:TieredStopAtLevel=1"}
+
     def state(self) -> dict | None:
         """The master's JSON status (workers, applications), or None when it does not answer."""
         try:
@@ -295,11 +305,13 @@ def _kill_tree(pid: int) -> None:
             pass
 
 
-# Packages of the venv that never go into the packed environment: the trainer's (torch), the
-# driver-side Spark client (workers run their own Spark's pyspark), delta-rs (the driver and
-# trainers read tables with it; executors never do, and it is 130 MB) and the run report's
-# charts (matplotlib, drawn on the driver).
-_NOT_PACKED = {"torch", "pyspark", "py4j", "delta-spark", "deltalake", "matplotlib"}
+# Packages of the venv that never go into the packed environment: the trainer's (torch, and
+# transformers, which only the trainer imports: 117 MB), the driver-side Spark client (workers
+# run their own Spark's pyspark), delta-rs (the driver and trainers read tables with it;
+# executors never do, and it is 130 MB), the run report's charts (matplotlib, drawn on the
+# driver) and datasketch (a benchmark peer that corpusforge never imports; it brings scipy,
+# 143 MB). Every executor unpacks the archive, so each MB left out is paid once less per executor.
+_NOT_PACKED = {"torch", "transformers", "pyspark", "py4j", "delta-spark", "deltalake", "matplotlib", "datasketch"}
 
 
 def corpus_distributions() -> list:
