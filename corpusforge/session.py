@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 from corpusforge.errors import EnvironmentProblem
 
@@ -37,6 +38,19 @@ def profile_dir(profile: str | None = None) -> Path:
     if os.environ.get("SPARK_CONF_DIR"):
         return Path(os.environ["SPARK_CONF_DIR"])
     return PROFILES_DIR / "local"
+
+
+def launch_conf(profile: str | None = None) -> dict[str, str]:
+    """The Spark settings this process runs with, known before any session: under spark-submit
+    the JVM's own (the profile and every --conf, read over the gateway spark-submit opened for
+    this process; no SparkContext is made), else the profile's spark-defaults.conf."""
+    if "PYSPARK_GATEWAY_PORT" in os.environ:
+        from pyspark import SparkConf, SparkContext
+
+        SparkContext._ensure_initialized()  # connects to spark-submit's JVM; starts nothing
+        return dict(SparkConf().getAll())
+    conf_file = profile_dir(profile) / "spark-defaults.conf"
+    return read_spark_defaults(conf_file) if conf_file.is_file() else {}
 
 
 def read_spark_defaults(path: Path) -> dict[str, str]:
@@ -153,18 +167,21 @@ def configured_jars(conf: dict[str, str], base: Path | None = None) -> list[Path
     """The local jar files `spark.jars` names (comma-separated paths or globs), the way
     spark-submit resolves them: a relative entry is taken from `base` (default: the current
     directory), then from the repository root, where the profiles' `jars/lib/*.jar` lives.
-    Entries of other schemes (hdfs:, s3a:, local:) are not files here and are left out.
+    Entries of other schemes (hdfs:, s3a:, local:) are not files here and are left out. Under
+    spark-submit the JVM's value lists each jar as a `file:/abs/path` URI.
 
     >>> import tempfile
     >>> d = Path(tempfile.mkdtemp()); (d / "lib").mkdir(); _ = (d / "lib" / "a-1.jar").write_bytes(b"")
     >>> [p.name for p in configured_jars({"spark.jars": "lib/*.jar, hdfs:///x.jar"}, base=d)]
+    ['a-1.jar']
+    >>> [p.name for p in configured_jars({"spark.jars": f"file:{d}/lib/a-1.jar"})]
     ['a-1.jar']
     """
     found: list[Path] = []
     for entry in filter(None, (e.strip() for e in conf.get("spark.jars", "").split(","))):
         if ("://" in entry and not entry.startswith("file://")) or entry.startswith("local:"):
             continue
-        path = Path(entry.removeprefix("file://"))
+        path = Path(unquote(entry.removeprefix("file://").removeprefix("file:")))
         for root in ([] if path.is_absolute() else [base or Path.cwd(), REPO_ROOT]):
             if sorted(root.glob(str(path))):
                 path = root / path

@@ -29,7 +29,7 @@ import pyarrow as pa
 from corpusforge.ingest import RAW_STREAM_FORMATS, reader_for
 from corpusforge.ingest.base import IngestOptions, Record
 from corpusforge.ingest.compressed import open_decompressed
-from corpusforge.ingest.plan import _pyarrow_uri
+from corpusforge.ingest.remote import open_filesystem
 from corpusforge.ingest.uris import local_path, local_uri
 from corpusforge.text.dedup_key import doc_id
 
@@ -55,12 +55,12 @@ _TEXT_CHARS_PER_BATCH = 32 << 20
 _STREAM_BUFFER_BYTES = 1 << 20
 
 
-def file_batches(file_row: dict, opts: IngestOptions,
-                 schema: pa.Schema = RECORD_ARROW_SCHEMA) -> Iterator[pa.RecordBatch]:
+def file_batches(file_row: dict, opts: IngestOptions, schema: pa.Schema = RECORD_ARROW_SCHEMA,
+                 s3: dict | None = None) -> Iterator[pa.RecordBatch]:
     """Arrow batches (RECORD_ARROW_SCHEMA) of every record of one file.
 
     `file_row` has the keys uri, source, source_key, format and split (the stage's file
-    list). This is the whole per-task work of the Spark stage, callable without Spark (the
+    list); `s3` is the plan's S3 options (ingest/remote.py). This is the whole per-task work of the Spark stage, callable without Spark (the
     benchmark's plain loop can use it too).
 
     >>> import tempfile, os
@@ -72,14 +72,14 @@ def file_batches(file_row: dict, opts: IngestOptions,
     [['hello']]
     """
     builder = _BatchBuilder(file_row, schema)
-    for record in read_file(file_row["uri"], file_row["format"], opts):
+    for record in read_file(file_row["uri"], file_row["format"], opts, s3):
         if builder.add(record):
             yield builder.flush()
     if builder.rows:
         yield builder.flush()
 
 
-def read_file(uri: str, fmt: str, opts: IngestOptions) -> Iterator[Record]:
+def read_file(uri: str, fmt: str, opts: IngestOptions, s3: dict | None = None) -> Iterator[Record]:
     """Every Record of one file; an unreadable file yields one dropped Record instead.
 
     >>> list(read_file("file:///no/such/file.jsonl", "jsonl", IngestOptions()))[0].drop_reason
@@ -88,7 +88,7 @@ def read_file(uri: str, fmt: str, opts: IngestOptions) -> Iterator[Record]:
     reader = reader_for(fmt)
     yielded = 0
     try:
-        with open_input(uri, fmt) as stream:
+        with open_input(uri, fmt, s3) as stream:
             for record in reader(stream, opts):
                 yielded += 1
                 yield record
@@ -101,7 +101,7 @@ def read_file(uri: str, fmt: str, opts: IngestOptions) -> Iterator[Record]:
                      detail=f"after {yielded} records: {type(err).__name__}: {err}"[:500])
 
 
-def open_input(uri: str, fmt: str) -> BinaryIO:
+def open_input(uri: str, fmt: str, s3: dict | None = None) -> BinaryIO:
     """Open `uri` (percent-encoded) for reading; .gz/.zst/.lz4/.bz2 are decompressed here,
     keeping what decodes before damage (ingest/compressed.py), except for WARC/ARC readers.
 
@@ -118,9 +118,7 @@ def open_input(uri: str, fmt: str) -> BinaryIO:
     if uri.startswith("file://") and fmt in RAW_STREAM_FORMATS:
         # The builtin buffered file: seekable, and the cheapest read() there is.
         return open(local_path(uri), "rb", buffering=_STREAM_BUFFER_BYTES)
-    from pyarrow import fs as pafs
-
-    filesystem, path = pafs.FileSystem.from_uri(_pyarrow_uri(uri))
+    filesystem, path = open_filesystem(uri, s3)
     if fmt == "parquet":
         return filesystem.open_input_file(path)
     if fmt in RAW_STREAM_FORMATS:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from corpusforge.errors import InputError
 from corpusforge.ingest import detect_format
 from corpusforge.ingest.base import IngestOptions
+from corpusforge.ingest.remote import open_filesystem
 from corpusforge.ingest.uris import decoded, local_path, local_uri, remote_uri
 
 _GLOB_CHARS = "*?["
@@ -39,23 +40,30 @@ class InputFile:
 class InputPlan:
     files: list[InputFile] = field(default_factory=list)
     skipped_unknown_format: list[str] = field(default_factory=list)
+    # pyarrow S3 options (ingest/remote.py) for s3a:// inputs, from Spark's s3a keys; the
+    # executors' readers get them too. Never printed: they may hold keys.
+    s3: dict = field(default_factory=dict, repr=False)
 
     @property
     def total_bytes(self) -> int:
         return sum(f.size for f in self.files)
 
 
-def plan_inputs(inputs: list[str], manifest: str | None, cfg: IngestOptions) -> InputPlan:
-    """Resolve every input to files; raise InputError for a missing path or empty glob."""
+def plan_inputs(inputs: list[str], manifest: str | None, cfg: IngestOptions,
+                s3: dict | None = None) -> InputPlan:
+    """Resolve every input to files; raise InputError for a missing path or empty glob.
+
+    `s3`: how to reach s3a:// inputs (`remote.s3_options` of the Spark settings); without
+    it, pyarrow's defaults (AWS's credential chain and endpoints)."""
     if not inputs and not manifest:
         raise InputError("no input: give --input PATH (repeatable) or --manifest FILE")
-    plan = InputPlan()
+    plan = InputPlan(s3=dict(s3 or {}))
     seen: set[str] = set()
     for spec in inputs:
-        for uri, source, key, info in _expand(spec, cfg):
+        for uri, source, key, info in _expand(spec, cfg, plan.s3):
             _add(plan, seen, uri, source, key, info, cfg)
     if manifest:
-        for uri, source, key, info in _expand_manifest(manifest, cfg):
+        for uri, source, key, info in _expand_manifest(manifest, cfg, plan.s3):
             _add(plan, seen, uri, source, key, info, cfg)
     plan.files.sort(key=lambda f: f.uri)
     return plan
@@ -100,11 +108,11 @@ def _glob_root(path: str) -> str:
     return path
 
 
-def _expand(spec: str, cfg: IngestOptions):
+def _expand(spec: str, cfg: IngestOptions, s3: dict):
     if _is_local(spec):
         yield from _expand_local(_local(spec), spec, cfg)
     else:
-        yield from _expand_remote(spec, cfg)
+        yield from _expand_remote(spec, cfg, s3)
 
 
 def _expand_local(path: str, spec: str, cfg: IngestOptions):
@@ -136,14 +144,17 @@ def _expand_local(path: str, spec: str, cfg: IngestOptions):
         yield local_uri(canonical), source, key, (stat.st_size, mtime)
 
 
-def _expand_remote(spec: str, cfg: IngestOptions):
+def _expand_remote(spec: str, cfg: IngestOptions, s3: dict):
     from pyarrow import fs as pafs
 
-    # pyarrow decodes the URI: `path` and every listed entry.path are decoded names.
-    filesystem, path = pafs.FileSystem.from_uri(_pyarrow_uri(spec))
+    # `path` and every listed entry.path are decoded names.
+    try:
+        filesystem, path = open_filesystem(spec, s3)
+        info = filesystem.get_file_info(_glob_root(path))
+    except OSError as err:  # no such bucket, refused credentials, an unreachable endpoint
+        raise InputError(f"input {spec}: {str(err).splitlines()[0]}") from None
     prefix = _remote_prefix(spec, path)
     root = _glob_root(path)
-    info = filesystem.get_file_info(root)
     if info.type == pafs.FileType.NotFound:
         raise InputError(f"input not found: {spec}")
     if info.type == pafs.FileType.File:
@@ -177,12 +188,7 @@ def _remote_prefix(spec: str, path: str) -> str:
     return f"{split.scheme}://{split.netloc}"
 
 
-def _pyarrow_uri(uri: str) -> str:
-    # Hadoop's s3a:// is pyarrow's s3://.
-    return "s3://" + uri[len("s3a://"):] if uri.startswith("s3a://") else uri
-
-
-def _expand_manifest(manifest: str, cfg: IngestOptions):
+def _expand_manifest(manifest: str, cfg: IngestOptions, s3: dict):
     """A list of paths, one per line, gz or plain; relative lines are relative to the manifest."""
     if not os.path.isfile(_local(manifest)):
         raise InputError(f"manifest not found: {manifest}")
@@ -197,7 +203,7 @@ def _expand_manifest(manifest: str, cfg: IngestOptions):
     source = cfg.source or name.split(".")[0]
     for line in lines:
         if not _is_local(line):
-            for uri, _source, _key, info in _expand_remote(line, cfg):
+            for uri, _source, _key, info in _expand_remote(line, cfg, s3):
                 yield uri, source, f"{source}/{decoded(line.split('://', 1)[1])}", info
             continue
         target = _local(line)

@@ -103,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args, clock: RunClock) -> int:
     from corpusforge.config import config_hash, load_config
     from corpusforge.ingest.plan import plan_inputs
+    from corpusforge.ingest.remote import s3_options
     from corpusforge.pipeline.run import check_pipeline
+    from corpusforge.session import launch_conf
     from corpusforge.tables.lock import LockOptions, check_filesystem, preflight
 
     with clock.collecting(), Phase("plan"):
@@ -112,9 +114,10 @@ def _main(args, clock: RunClock) -> int:
             overrides.insert(0, f"input.format={args.format}")
         cfg = load_config(args.config, overrides)
         check_pipeline(cfg)
+        spark_conf = launch_conf()  # the profile and any --conf: s3a keys for inputs, lock and jars
         lock_options = LockOptions(lease_seconds=args.lock_lease, break_lock=args.break_lock)
-        preflight(args.output, lock_options)  # unknown scheme, missing jars: 2; a held local lock: 3
-        plan = plan_inputs(args.input, args.manifest, cfg.input)
+        preflight(args.output, lock_options, spark_conf)  # unknown scheme, missing jars: 2; a held lock: 3
+        plan = plan_inputs(args.input, args.manifest, cfg.input, s3=s3_options(spark_conf))
     run_id = args.run_id or default_run_id()
     if args.dry_run:
         print(f"dry run {run_id}: config {config_hash(cfg)}, stages {list(cfg.pipeline.stages)}")

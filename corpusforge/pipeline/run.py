@@ -183,7 +183,7 @@ def run_pipeline(spark, cfg: RunConfig, plan: InputPlan, output: str, run_id: st
         if files:
             with Phase("plan stages"):  # reads the indexes of earlier runs (minhash_index)
                 stages = stages if stages is not None else build_stages(ctx)
-            _run_files(ctx, InputPlan(files=files), staging, stages, summary, clock)
+            _run_files(ctx, dataclasses.replace(plan, files=files), staging, stages, summary, clock)
         else:
             log.info("nothing to do: every input is done (use --reprocess to redo)")
         with Phase("cleanup"):

@@ -50,10 +50,11 @@ def read_records(spark, plan: InputPlan, opts: IngestOptions):
     files = [(f.uri, f.source, f.source_key, f.format, f.split) for f in plan.files]
     rdd = spark.sparkContext.parallelize(files, max(1, len(files)))
     files_df = spark.createDataFrame(rdd, FILES_SCHEMA_DDL)
+    s3 = plan.s3
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             for file_row in batch.to_pylist():  # one row per file: a handful per task
-                yield from file_batches(file_row, opts)
+                yield from file_batches(file_row, opts, s3=s3)
 
     return files_df.mapInArrow(run, record_schema())

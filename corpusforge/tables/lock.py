@@ -243,15 +243,7 @@ class OutputLock:
         self._store.take_over(self._payload(), state)
 
     def _refusal(self, state: LockState, lease: float, expired: bool) -> str:
-        holder = state.holder
-        head = (f"output {self.output} is busy: run {holder.get('run_id')!r} is running on this output "
-                f"(lock {self.uri}, pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('since') or '?'}, "
-                f"last renewed {state.age_seconds:.0f} s ago, lease {lease:.0f} s)")
-        if expired:
-            return head + "; its lease has expired: rerun with --break-lock to take the output over"
-        if self.options.break_lock:
-            return head + "; --break-lock refused: the lease is live"
-        return head
+        return _refusal(self.output, self.uri, self.options, state, lease, expired)
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
@@ -315,20 +307,60 @@ class OutputLock:
                            "token": self._token}).encode("utf-8")
 
 
-def peek_local(output: str, options: LockOptions | None = None) -> None:
-    """Before the JVM: raise RunLockedError when a local output's lock is held by a live run."""
-    if not fs.is_local(output):
+def peek(output: str, options: LockOptions | None = None, s3: dict | None = None) -> None:
+    """Before the JVM: raise RunLockedError when the output's lock is held by a live run.
+
+    A local output is read directly, an `s3a://` one with pyarrow and the run's S3 options
+    (`ingest/remote.s3_options`); other schemes are judged when the lock is taken. Without the
+    store's clock, a remote lock's age here is by this machine's: so with --break-lock the
+    judgement is left to the taking, which uses the store's."""
+    options = options or LockOptions()
+    uri = fs.join(output.rstrip("/"), LOCK_NAME)
+    if fs.is_local(output):
+        state = _LocalStore(uri).read()
+    elif fs.scheme_of(output) == "s3a" and s3 is not None and not options.break_lock:
+        state = _read_with_pyarrow(uri, s3)
+    else:
         return
-    lock = OutputLock(output, "peek", options=options)
-    state = lock._store.read()
     if state is None:
         return
     holder = state.holder
     if holder and not (holder.get("host") == socket.gethostname() and not _pid_alive(holder.get("pid"))):
-        lease = float(holder.get("lease_seconds") or lock.options.lease_seconds)
+        lease = float(holder.get("lease_seconds") or options.lease_seconds)
         expired = state.age_seconds > lease
-        if not (expired and lock.options.break_lock):
-            raise RunLockedError(lock._refusal(state, lease, expired))
+        if not (expired and options.break_lock):
+            raise RunLockedError(_refusal(output.rstrip("/"), uri, options, state, lease, expired))
+
+
+def _refusal(output: str, uri: str, options: LockOptions, state: LockState, lease: float, expired: bool) -> str:
+    holder = state.holder
+    head = (f"output {output} is busy: run {holder.get('run_id')!r} is running on this output "
+            f"(lock {uri}, pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('since') or '?'}, "
+            f"last renewed {state.age_seconds:.0f} s ago, lease {lease:.0f} s)")
+    if expired:
+        return head + "; its lease has expired: rerun with --break-lock to take the output over"
+    if options.break_lock:
+        return head + "; --break-lock refused: the lease is live"
+    return head
+
+
+def _read_with_pyarrow(uri: str, s3: dict) -> LockState | None:
+    from pyarrow import fs as pafs
+
+    from corpusforge.ingest.remote import open_filesystem
+
+    try:
+        filesystem, path = open_filesystem(uri, s3)
+        info = filesystem.get_file_info(path)
+        if info.type != pafs.FileType.File:
+            return None
+        with filesystem.open_input_stream(path) as stream:
+            data = stream.read()
+    except OSError as err:  # unreachable or refused here: the taking, through Spark, decides
+        log.debug("cannot peek at %s: %s", uri, err)
+        return None
+    age = time.time() - info.mtime.timestamp() if info.mtime else 0.0
+    return LockState(holder=_parse(data), age_seconds=max(0.0, age), version=None)
 
 
 def _parse(data: bytes) -> dict:
@@ -357,15 +389,15 @@ def _java_message(err: Exception) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def preflight(output: str, options: LockOptions | None = None) -> None:
-    """Before the JVM: the output's scheme and jars are usable (exit 2) and, for a local
-    output, no live run holds it (exit 3). A remote output's lock is checked when taken."""
-    from corpusforge.session import profile_dir, read_spark_defaults
+def preflight(output: str, options: LockOptions | None = None, conf: dict[str, str] | None = None) -> None:
+    """Before the JVM: the output's scheme and jars are usable (exit 2) and no live run holds
+    it (exit 3; local disk and s3a://). `conf`: the run's Spark settings (`session.launch_conf`)."""
+    from corpusforge.ingest.remote import s3_options
+    from corpusforge.session import launch_conf
 
-    conf_file = profile_dir() / "spark-defaults.conf"
-    conf = read_spark_defaults(conf_file) if conf_file.is_file() else {}
+    conf = launch_conf() if conf is None else conf
     fs.check_output_uri(output, conf)
-    peek_local(output, options)
+    peek(output, options, s3_options(conf))
 
 
 def check_filesystem(spark, output: str) -> None:

@@ -140,6 +140,26 @@ def _wait(proc, timeout=600):
     return proc.returncode, out, err
 
 
+def test_dry_run_plans_an_s3a_input_and_refuses_a_held_s3a_output_before_spark(s3_server, bucket, tmp_path):
+    """Under the profile's s3a keys, with no JVM: --dry-run lists the objects of an s3a://
+    input, and a live lock on an s3a:// output is exit 3 in one line."""
+    profile = _local_profile(tmp_path, s3_server)
+    name = bucket.removeprefix("s3a://")
+    client = s3_server.client()
+    client.upload_file(str(SAMPLE / "jsonl" / "mixed-news.jsonl"), name, "raw/news 1.jsonl")
+    rc, out, err = _wait(_driver(profile, ["--input", f"{bucket}/raw/", "--output", f"{bucket}/free", "--dry-run"]))
+    assert rc == 0, err[-2000:]
+    assert "raw/news 1.jsonl" in out and "1 files" in out
+
+    client.put_object(Bucket=name, Key="held/_lock", Body=json.dumps(
+        {"run_id": "far-away", "pid": 1, "host": "elsewhere", "lease_seconds": 300}).encode())
+    rc, _out, err = _wait(_driver(profile, ["--input", f"{bucket}/raw/", "--output", f"{bucket}/held", "--dry-run"]))
+    errors = [line for line in err.splitlines() if line.startswith("build_corpus: error:")]
+    assert rc == 3 and len(errors) == 1, err[-2000:]
+    assert f"run 'far-away' is running on this output (lock {bucket}/held/_lock" in errors[0]
+    assert "Traceback" not in err and "SparkContext" not in err  # refused before Spark started
+
+
 def test_two_runs_at_once_on_one_s3_output_one_is_refused_naming_the_other(s3_server, bucket, tmp_path):
     profile = _local_profile(tmp_path, s3_server)
     output = f"{bucket}/both"

@@ -1,6 +1,7 @@
 """s3a:// outputs on a real S3-compatible server (moto on 127.0.0.1): the lock's conditional
 create, its lease, and whole pipeline runs read back by Spark and by delta-rs."""
 import json
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -10,11 +11,12 @@ import pytest
 from corpusforge.config import load_config
 from corpusforge.errors import LeaseLostError, RunLockedError
 from corpusforge.ingest.plan import plan_inputs
+from corpusforge.ingest.remote import s3_options
 from corpusforge.pipeline.run import run_pipeline
 from corpusforge.tables import fs
 from corpusforge.tables import lock as lock_module
 from corpusforge.tables.delta import read_table
-from corpusforge.tables.lock import LockOptions, OutputLock, ensure_lease
+from corpusforge.tables.lock import LockOptions, OutputLock, ensure_lease, peek
 
 pytestmark = [pytest.mark.spark, pytest.mark.s3]
 
@@ -79,6 +81,17 @@ def test_an_expired_lease_is_taken_over_only_with_break_lock(s3_spark, bucket, s
             pass
 
 
+def test_a_held_s3_lock_is_seen_before_the_jvm(bucket, s3_server):
+    """peek (the CLI's check before any Spark) reads the lock with pyarrow and the s3a keys."""
+    s3 = s3_options(s3_server.spark_conf())
+    out = f"{bucket}/out"
+    peek(out, LockOptions(), s3)  # nothing there
+    _put_holder(s3_server, bucket, "out/_lock", run_id="far", pid=1, host="elsewhere", lease_seconds=300)
+    with pytest.raises(RunLockedError, match=f"run 'far' is running on this output \\(lock {out}/_lock, pid 1 on elsewhere"):
+        peek(out, LockOptions(), s3)
+    peek(out, LockOptions(break_lock=True), s3)  # judged by the store's clock when taken, not here
+
+
 def test_the_lease_is_renewed_and_a_lost_lease_stops_writes(s3_spark, bucket, s3_server):
     out = f"{bucket}/out"
     name, key = _key(bucket, "out", "_lock")
@@ -100,20 +113,38 @@ def test_the_lease_is_renewed_and_a_lost_lease_stops_writes(s3_spark, bucket, s3
     assert json.loads(fs.read_text(s3_spark, f"{out}/_lock"))["run_id"] == "thief"  # not deleted
 
 
-def _run(spark, out, run_id):
+def _run(spark, inputs, out, run_id, s3=None):
     cfg = load_config(overrides=['pipeline.stages=["normalize", "exact_dedup"]'])
-    plan = plan_inputs([str(SAMPLE_JSONL)], None, cfg.input)
+    plan = plan_inputs(inputs, None, cfg.input, s3=s3)
     return run_pipeline(spark, cfg, plan, out, run_id)
 
 
-def test_an_s3a_output_run_twice_adds_nothing_and_delta_rs_reads_it(s3_spark, bucket, s3_server):
+def _documents(spark, out):
+    return sorted((r.doc_id, r.text_hash) for r in read_table(spark, out, "documents").collect())
+
+
+def test_an_s3a_input_and_output_run_twice_adds_nothing_and_matches_a_local_run(s3_spark, bucket, s3_server, tmp_path):
+    """Input listed and read by pyarrow with the s3a keys (driver and executors), output by
+    Spark's s3a client; the same file under the same decoded name on local disk gives the same
+    documents (doc_ids come from the decoded source key)."""
+    name, _ = _key(bucket)
+    s3_server.client().upload_file(str(SAMPLE_JSONL / "mixed-news.jsonl"), name, "raw/día 1/mixed-news.jsonl")
+    s3 = s3_options(s3_server.spark_conf())
+    inputs = [f"{bucket}/raw/d%C3%ADa%201"]
     out = f"{bucket}/corpus"
-    first = _run(s3_spark, out, "r1")
+    first = _run(s3_spark, inputs, out, "r1", s3)
     assert first.kept > 0 and first.files_read == 1
-    second = _run(s3_spark, out, "r2")
+    second = _run(s3_spark, inputs, out, "r2", s3)
     assert second.files_read == 0 and second.files_skipped_done == 1
     docs = read_table(s3_spark, out, "documents")
     assert docs.count() == first.kept and docs.select("doc_id").distinct().count() == first.kept
+    assert {r.source_key for r in docs.select("source_key").distinct().collect()} == {"día 1/mixed-news.jsonl"}
+
+    local_input = tmp_path / "día 1"
+    local_input.mkdir()
+    shutil.copy(SAMPLE_JSONL / "mixed-news.jsonl", local_input)
+    _run(s3_spark, [str(local_input)], str(tmp_path / "local"), "local")
+    assert _documents(s3_spark, out) == _documents(s3_spark, str(tmp_path / "local"))
 
     name, _ = _key(bucket)
     pages = s3_server.client().get_paginator("list_objects_v2").paginate(Bucket=name)

@@ -12,7 +12,7 @@ import pytest
 
 from corpusforge.errors import ConfigError, EnvironmentProblem, LeaseLostError, RunLockedError
 from corpusforge.tables.fs import check_output_uri
-from corpusforge.tables.lock import LockOptions, OutputLock, ensure_lease, peek_local
+from corpusforge.tables.lock import LockOptions, OutputLock, ensure_lease, peek
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,7 @@ def test_a_second_run_is_refused_with_exit_3_naming_the_lock_and_holder(tmp_path
             with OutputLock(str(tmp_path / "out"), "second"):
                 pass
         with pytest.raises(RunLockedError):
-            peek_local(str(tmp_path / "out"))  # the before-the-JVM check says the same
+            peek(str(tmp_path / "out"))  # the before-the-JVM check says the same
     assert refused.value.exit_code == 3
     message = str(refused.value)
     assert "run 'first' is running on this output" in message
@@ -42,7 +42,7 @@ def test_a_second_run_is_refused_with_exit_3_naming_the_lock_and_holder(tmp_path
 
 def test_a_dead_process_on_this_host_is_taken_over_at_once(tmp_path):
     _holder(tmp_path / "out", run_id="ghost", pid=2**22 + 7, host=socket.gethostname(), lease_seconds=300)
-    peek_local(str(tmp_path / "out"))  # no refusal
+    peek(str(tmp_path / "out"))  # no refusal
     with OutputLock(str(tmp_path / "out"), "r1"):
         assert json.loads((tmp_path / "out" / "_lock").read_text())["run_id"] == "r1"
 
