@@ -1,4 +1,4 @@
-"""Hyperparameter search over the fine-tuning config: grid or random, chosen on validation only.
+"""Hyperparameter search over the fine-tuning config: grid, random or a list, chosen on validation only.
 
 A sweep file names a base `train.toml`, what every trial shares (`[fixed]`) and what varies
 (`[space]`). Each trial is one ordinary run of the driver in `<out_dir>/trials/<trial_id>/`
@@ -11,13 +11,14 @@ Example ``sweep.toml``::
     [sweep]
     base = "train_finsent.toml"    # relative to this file
     out_dir = "out/sweep_finsent"
-    method = "grid"                # or "random" with trials = N and seed
+    method = "grid"                # or "random" with trials = N and seed, or "list"
     metric = "accuracy"            # validation metric; "loss" is minimised
 
     [fixed]                        # every trial: --set overrides of the base
     "data.seq_length" = 64
 
-    [space]                        # grid: lists; random: lists (a choice) or {low, high, log}
+    [space]                        # grid: lists; random: lists (a choice) or {low, high, log};
+                                   # list: lists of one length, trial i takes the i-th of each
     "optim.lr" = [3e-5, 5e-5, 1e-4]
     "optim.batch_size" = [16, 32]
 
@@ -69,8 +70,10 @@ class SweepParams:
 
     base: str = ""  # the train.toml every trial starts from (a relative path is relative to the sweep file)
     out_dir: str = "out/sweep"  # trials/, results/ (Delta), results.csv, sweep.json
-    method: Literal["grid", "random"] = "grid"
-    trials: int = 0  # random: how many points to draw (required); grid: 0 = the whole grid
+    # grid: every combination; random: `trials` draws; list: trial i takes the i-th value of every
+    # key (a second stage re-running chosen points of a screen, whose values are no product)
+    method: Literal["grid", "random", "list"] = "grid"
+    trials: int = 0  # random: how many points to draw (required); grid and list: 0 = all of them
     seed: int = 0  # random: the draws' seed (the same seed draws the same trials)
     metric: str = "accuracy"  # validation metric that picks the best trial; "loss"/"perplexity" are minimised
     parallel: int = 1  # trials run at once, each in its own process with cores / parallel threads
@@ -137,10 +140,13 @@ def load_sweep(path: str | os.PathLike[str], overrides: list[str] = (), *, paral
     for key, values in space.items():
         if isinstance(values, list) and not values:
             raise ConfigError(f"sweep {path}: 'space.{key}' is an empty list")
-        if isinstance(values, Range) and params.method == "grid":
-            raise ConfigError(f"sweep {path}: 'space.{key}' is a range; a grid needs a list of values")
+        if isinstance(values, Range) and params.method != "random":
+            raise ConfigError(f"sweep {path}: 'space.{key}' is a range; a {params.method} needs a list of values")
         if isinstance(values, Range) and (values.high < values.low or (values.log and values.low <= 0)):
             raise ConfigError(f"sweep {path}: 'space.{key}' needs low <= high (and low > 0 with log = true)")
+    lengths = {key: len(values) for key, values in space.items() if isinstance(values, list) and len(values) > 1}
+    if params.method == "list" and len(set(lengths.values())) > 1:
+        raise ConfigError(f"sweep {path}: a list sweep needs lists of one length (or single values); got {lengths}")
     base = read_toml(base_path)
     test_split = train_config_from_dict(base, [*overrides, *fixed]).data.test_split
     plan = SweepPlan(params=params, base=base, overrides=(*overrides, *fixed), space=space, test_split=test_split)
@@ -176,6 +182,17 @@ def grid_points(space: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """
     keys = sorted(space)
     return [dict(zip(keys, values)) for values in itertools.product(*(space[key] for key in keys))]
+
+
+def list_points(space: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Trial i takes the i-th value of every key; a single value is shared by every trial.
+
+    >>> list_points({"optim.lr": [1e-4, 5e-5], "optim.batch_size": [16, 32], "run.seed": [7]})
+    [{'optim.batch_size': 16, 'optim.lr': 0.0001, 'run.seed': 7}, {'optim.batch_size': 32, 'optim.lr': 5e-05, 'run.seed': 7}]
+    """
+    keys = sorted(space)
+    count = max(len(space[key]) for key in keys)
+    return [{key: space[key][index if len(space[key]) > 1 else 0] for key in keys} for index in range(count)]
 
 
 def random_points(space: dict[str, list[Any] | Range], count: int, seed: int) -> list[dict[str, Any]]:
@@ -222,8 +239,8 @@ def trial_hash(config: TrainConfig) -> str:
 def trials(plan: SweepPlan) -> list[Trial]:
     """The sweep's trials in order, each config resolved (a bad key or value is a ConfigError naming it)."""
     params = plan.params
-    if params.method == "grid":
-        points = grid_points(plan.space)
+    if params.method in ("grid", "list"):
+        points = grid_points(plan.space) if params.method == "grid" else list_points(plan.space)
         if params.trials:
             points = points[: params.trials]
     else:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from corpusforge.errors import ConfigError
 from corpusforge.tables.deltars import read_delta
 from corpusforge.train import driver
 from corpusforge.train.data import DeltaTokenDataset
@@ -140,6 +141,16 @@ def test_random_search_draws_within_the_space_and_is_reproducible(tokens, tmp_pa
         assert 1e-5 <= trial.config.optim.lr <= 1e-3 and trial.config.optim.batch_size in (4, 8)
         assert trial.config.data.test_split == "" and Path(trial.config.run.out_dir).name == trial.trial_id
     assert len({t.trial_id for t in drawn}) == len(drawn)
+
+
+def test_a_list_sweep_pairs_the_ith_values_of_every_key(tokens, tmp_path):
+    space = '"optim.lr" = [1e-4, 3e-5]\n"optim.batch_size" = [16, 32]\n"optim.epochs" = [3]'
+    drawn = trials(load_sweep(_sweep_file(tmp_path, tokens, space=space, method="list")))
+    assert [(t.config.optim.lr, t.config.optim.batch_size, t.config.optim.epochs) for t in drawn] == [(1e-4, 16, 3), (3e-5, 32, 3)]
+    uneven = _sweep_file(tmp_path / "uneven", tokens, space='"optim.lr" = [1e-4, 3e-5]\n"optim.batch_size" = [16, 32, 64]',
+                         method="list")
+    with pytest.raises(ConfigError, match="a list sweep needs lists of one length"):
+        load_sweep(uneven)
 
 
 @pytest.mark.parametrize(
