@@ -268,11 +268,20 @@ class OutputLock:
     def renew(self) -> None:
         """Rewrite the lock if this run still holds it; else mark the lease lost."""
         state = self._store.read()
+        self._check_ours(state)
+        try:
+            self._store.replace(self._payload(), state.version)
+        except Exception as err:
+            # On S3 a take-over between the read and the conditional PUT fails the PUT (412):
+            # name the new holder rather than the store's error.
+            self._check_ours(self._store.read())
+            raise LeaseLostError(f"could not renew the lock: {_java_message(err)}") from None
+        self._version = self._read_version()
+
+    def _check_ours(self, state: LockState | None) -> None:
         if state is None or state.holder.get("token") != self._token:
             other = (state.holder.get("run_id") if state else None) or "nobody"
             raise LeaseLostError(f"the lock is now held by {other!r}")
-        self._store.replace(self._payload(), state.version)
-        self._version = self._read_version()
 
     def _start_renewal(self) -> None:
         with _HELD_GUARD:

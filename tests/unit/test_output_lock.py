@@ -78,6 +78,21 @@ def test_the_lease_is_renewed_and_its_loss_stops_writes(tmp_path):
     assert json.loads(lock.read_text())["run_id"] == "thief"  # never delete another run's lock
 
 
+def test_a_take_over_between_renewal_read_and_write_names_the_new_holder(tmp_path):
+    """On S3 the renewal's conditional PUT fails (412) when another run took the lock after the
+    renewal read it; the loss must name that run, not the store's error."""
+    out = str(tmp_path / "out")
+    lock = OutputLock(out, "r1", options=LockOptions(lease_seconds=300))
+    with lock:
+        def taken_meanwhile(data, version):
+            (tmp_path / "out" / "_lock").write_text(json.dumps({"run_id": "thief", "pid": 1, "host": "elsewhere"}))
+            raise OSError("PreconditionFailed (412)")
+
+        lock._store.replace = taken_meanwhile
+        with pytest.raises(LeaseLostError, match="held by 'thief'"):
+            lock.renew()
+
+
 def test_output_uris_are_checked_before_any_work(tmp_path):
     with pytest.raises(ConfigError, match="unknown scheme 'gs'"):
         check_output_uri("gs://bucket/out", {})
