@@ -1,7 +1,8 @@
 """build_corpus on a real standalone cluster (a master and two 1-core workers on 127.0.0.1)
 writing to S3 (moto on 127.0.0.1), and several drivers against one s3a:// output.
 
-One cluster run serves the environment, equality and S3 checks; executor loss needs a second.
+One cluster run serves the environment, equality, S3 and executor-loss checks (a submit costs
+minutes on 2 cores).
 The lock and crash tests run their drivers with a local master: what they test lives on S3.
 """
 import json
@@ -69,23 +70,11 @@ def local_reference(spark, tmp_path_factory):
     return _documents(spark, out)
 
 
-def test_the_cluster_writes_to_s3_what_local_writes_from_a_packed_env(
+def test_the_cluster_writes_to_s3_what_local_writes_from_a_packed_env_losing_an_executor(
         cluster, s3_server, s3_spark, bucket, archive, local_reference, tmp_path):
+    """One submit serves the environment, equality, S3 and executor-loss checks: a standalone
+    submit costs minutes here, and a run that loses an executor must still equal local[*]."""
     output = f"{bucket}/cluster"
-    out = _finish(_submit(cluster, s3_server, archive, ["--input", str(SAMPLE), "--output", output],
-                          tmp_path / "submit.log"), tmp_path / "submit.log")
-    executors = json.loads(next(line for line in out.splitlines() if line.startswith("EXECUTORS "))[10:])
-    work = str(cluster.workdir / "work")
-    for seen in executors:  # unpacked from spark.archives in the executor's work directory
-        assert seen["executable"].startswith(work) and seen["executable"].endswith("/environment/bin/python"), seen
-        assert seen["corpusforge"].startswith(work) and "/environment/lib/" in seen["corpusforge"], seen
-    assert "records read" in out
-    assert _documents(s3_spark, output) == local_reference
-
-
-def test_losing_an_executor_mid_run_changes_nothing(cluster, s3_server, s3_spark, bucket, archive,
-                                                    local_reference, tmp_path):
-    output = f"{bucket}/executor-loss"
     proc = _submit(cluster, s3_server, archive, ["--input", str(SAMPLE), "--output", output],
                    tmp_path / "submit.log")
     killed = None
@@ -100,6 +89,13 @@ def test_losing_an_executor_mid_run_changes_nothing(cluster, s3_server, s3_spark
     assert killed is not None, "the run ended before an executor could be killed"
     out = _finish(proc, tmp_path / "submit.log")
     assert killed not in cluster.executor_pids()
+
+    executors = json.loads(next(line for line in out.splitlines() if line.startswith("EXECUTORS "))[10:])
+    work = str(cluster.workdir / "work")
+    for seen in executors:  # unpacked from spark.archives in the executor's work directory
+        assert seen["executable"].startswith(work) and seen["executable"].endswith("/environment/bin/python"), seen
+        assert seen["corpusforge"].startswith(work) and "/environment/lib/" in seen["corpusforge"], seen
+
     documents = _documents(s3_spark, output)
     assert documents == local_reference  # same documents, none twice
     line = next(line for line in out.splitlines() if line.startswith("records read"))
