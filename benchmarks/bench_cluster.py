@@ -125,7 +125,8 @@ def run(sides: list[str], mb: int, n_files: int, workdir: Path) -> None:
 
     if "local" in sides:
         output = workdir / "out-local"
-        env = dict(os.environ, SPARK_CONF_DIR=str(REPO / "spark-conf" / "local"), SPARK_LOCAL_IP="127.0.0.1")
+        env = dict(os.environ, SPARK_CONF_DIR=str(REPO / "spark-conf" / "local"), SPARK_LOCAL_IP="127.0.0.1",
+                   PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)  # as the Makefile
         command = [str(Path(sys.executable).parent / "spark-submit"), "--conf", "spark.master=local[2]",
                    str(REPO / "jobs" / "build_corpus.py"), *job_args, "--output", str(output), "--run-id", "local"]
         result = run_submit(command, env, logs, "local")
