@@ -7,7 +7,8 @@ the run, its pid and host. It is taken by a create that fails when the object ex
 - local disk: `open(O_CREAT | O_EXCL)`;
 - `s3a://`: a conditional PUT (`If-None-Match: *`, hadoop-aws 3.5's
   `fs.option.create.conditional.overwrite`), so of two drivers racing, S3 accepts one;
-- any other Hadoop filesystem (HDFS): `create(path, overwrite=false)`, atomic at the NameNode.
+- any other Hadoop filesystem (HDFS): `create(path, overwrite=false)`, atomic at the NameNode;
+  a stale lock is taken over by renaming it aside (atomic) before the create.
 
 A lock is a **lease** of `lease_seconds`: the live run rewrites it every third of that (a daemon
 thread), and a lock is expired when the store says it was last written longer ago than its
@@ -172,7 +173,19 @@ class _HadoopStore:
             except Exception:
                 raise _Exists() from None
             return
-        self.fs.delete(self.path, False)
+        # HDFS: a delete then a create would let a slower run delete the lock a faster one just
+        # took. Rename is atomic and fails once the source is gone, so move the lock aside under
+        # a name of our own, check it is the one judged stale, and only then create ours.
+        jvm = self.spark.sparkContext._jvm
+        aside = jvm.org.apache.hadoop.fs.Path(f"{self.uri}.stale-{uuid.uuid4().hex}")
+        if not self.fs.rename(self.path, aside):
+            raise _Exists()  # another run moved it first
+        moved = _parse(fs._read_all(self.spark, self.fs, aside))
+        if moved != state.holder:  # a live lock of the run that took over first: put it back
+            if not self.fs.rename(aside, self.path):
+                log.error("could not put back the lock %s (left at %s); its holder will stop", self.uri, aside)
+            raise _Exists()
+        self.fs.delete(aside, False)
         self.create(data)
 
     def delete(self) -> None:
@@ -222,7 +235,10 @@ class OutputLock:
                 state = self._store.read()
                 if state is None:
                     continue  # released between the create and the read: try again
-                self._take_over_or_refuse(state)
+                try:
+                    self._take_over_or_refuse(state)
+                except _Exists:
+                    continue  # another run took it over first: judge the new holder
             self._version = self._read_version()
             self._start_renewal()
             return self

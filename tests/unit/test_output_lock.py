@@ -12,7 +12,7 @@ import pytest
 
 from corpusforge.errors import ConfigError, EnvironmentProblem, LeaseLostError, RunLockedError
 from corpusforge.tables.fs import check_output_uri
-from corpusforge.tables.lock import LockOptions, OutputLock, ensure_lease, peek
+from corpusforge.tables.lock import LockOptions, OutputLock, _Exists, ensure_lease, peek
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -91,6 +91,20 @@ def test_a_take_over_between_renewal_read_and_write_names_the_new_holder(tmp_pat
         lock._store.replace = taken_meanwhile
         with pytest.raises(LeaseLostError, match="held by 'thief'"):
             lock.renew()
+
+
+def test_a_take_over_lost_to_a_faster_run_is_refused_naming_it(tmp_path):
+    _holder(tmp_path / "out", age=600, run_id="far", pid=1, host="elsewhere", lease_seconds=300)
+    lock = OutputLock(str(tmp_path / "out"), "slow", options=LockOptions(break_lock=True))
+
+    def beaten(data, state):  # the faster run's take-over lands first
+        _holder(tmp_path / "out", run_id="fast", pid=os.getpid(), host=socket.gethostname(), lease_seconds=300)
+        raise _Exists()
+
+    lock._store.take_over = beaten
+    with pytest.raises(RunLockedError, match="run 'fast' is running on this output"):
+        with lock:
+            pass
 
 
 def test_output_uris_are_checked_before_any_work(tmp_path):
