@@ -11,9 +11,11 @@ Example::
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from corpusforge.errors import SchemaError
+from corpusforge.tables import fs
 from corpusforge.schemas import conform, schema_version
 
 TABLES = ("documents", "dropped", "stats", "ledger", "exact_index")  # every run writes these
@@ -69,7 +71,12 @@ def write_run_rows(spark, df, output: str, name: str, run_id: str, *, fill: tupl
         .save(table_path(output, name))
     )
     if stored != version:  # first write, or a table of an older version: one metadata commit
-        spark.sql(f"ALTER TABLE delta.`{table_path(output, name)}` "
+        # Delta takes delta.`path` as a path only when it is absolute: a relative output
+        # (`--output out`, as `make demo` runs) would be looked up as a catalog table.
+        location = table_path(output, name)
+        if fs.scheme_of(location) == "file" and "://" not in location:
+            location = os.path.abspath(location)
+        spark.sql(f"ALTER TABLE delta.`{location}` "
                   f"SET TBLPROPERTIES ('{SCHEMA_VERSION_PROPERTY}' = '{version}')")
 
 

@@ -213,6 +213,21 @@ def test_a_write_checks_the_frame_before_conforming_it(spark, tmp_path):
     assert row.doc_id == "d" * 32 and row.lang is None and row.quality is None and row.n_chars == 4
 
 
+def test_a_relative_output_is_written_and_versioned(spark, tmp_path):
+    """`make demo` runs with `--output out`: Delta reads delta.`out/stats` in SQL as a catalog
+    table, so the version property must be set on the absolute path."""
+    import os
+
+    from corpusforge.schemas import schema_version
+    from corpusforge.tables.delta import table_schema_version, write_run_rows
+
+    out = os.path.relpath(tmp_path / "out")  # relative to this process's (and the JVM's) directory
+    row = spark.createDataFrame([("r1", "ingest", "files.read", 1.0)], "run_id string, stage string, metric string, value double")
+    write_run_rows(spark, row, out, "stats", "r1")
+    assert table_schema_version(spark, out, "stats") == schema_version("stats")
+    assert _count(spark, tmp_path / "out", "stats") == 1
+
+
 def test_schema_version_is_recorded_and_a_newer_table_refused(spark, tmp_path):
     from corpusforge.schemas import schema_version
     from corpusforge.tables.delta import SCHEMA_VERSION_PROPERTY, table_path, table_schema_version, write_run_rows
