@@ -11,12 +11,11 @@ Example::
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from corpusforge.errors import SchemaError
-from corpusforge.tables import fs
 from corpusforge.schemas import conform, schema_version
+from corpusforge.tables import fs
 
 TABLES = ("documents", "dropped", "stats", "ledger", "exact_index")  # every run writes these
 SCHEMA_VERSION_PROPERTY = "corpusforge.schemaVersion"  # table property: schemas/<table>.json's version
@@ -73,9 +72,8 @@ def write_run_rows(spark, df, output: str, name: str, run_id: str, *, fill: tupl
     if stored != version:  # first write, or a table of an older version: one metadata commit
         # Delta takes delta.`path` as a path only when it is absolute: a relative output
         # (`--output out`, as `make demo` runs) would be looked up as a catalog table.
-        location = table_path(output, name)
-        if fs.scheme_of(location) == "file" and "://" not in location:
-            location = os.path.abspath(location)
+        local = fs.local_path(table_path(output, name))
+        location = str(local.absolute()) if local is not None else table_path(output, name)
         spark.sql(f"ALTER TABLE delta.`{location}` "
                   f"SET TBLPROPERTIES ('{SCHEMA_VERSION_PROPERTY}' = '{version}')")
 
