@@ -1,3 +1,5 @@
+import sys
+
 from corpusforge.text.dedup_key import doc_id, dedup_key, text_hash
 
 
@@ -23,3 +25,11 @@ def test_text_hash_and_doc_id_are_stable_hex():
     assert a != doc_id("sample/a.jsonl", "2") != doc_id("sample/b.jsonl", "1")
     # NUL-separated: the key/locator boundary cannot be forged by concatenation.
     assert doc_id("ab", "c") != doc_id("a", "bc")
+
+
+def test_the_translate_table_maps_every_code_point_as_the_per_character_rule_does() -> None:
+    # dedup_key's speed-up must not change a key: the keys are stored in cross-run indexes
+    from corpusforge.text.dedup_key import _KeyCharTable, _key_char
+
+    every = "".join(chr(cp) for cp in range(sys.maxunicode + 1) if not 0xD800 <= cp <= 0xDFFF)
+    assert every.translate(_KeyCharTable()) == "".join(map(_key_char, every))
