@@ -413,9 +413,10 @@ def commit_ledger(spark, output: str, run_id: str, ledger_rows: list[dict]) -> N
 
 
 def _fuse_batch_stages(stages: list[Stage]) -> list[Stage | list[BatchStage]]:
-    """Consecutive BatchStages grouped into lists (run as one mapInArrow), other stages alone."""
+    """Consecutive BatchStages grouped into lists (run as one mapInArrow), other stages alone;
+    a stage's `prelude` goes just before it, so it joins the row-local stages before it."""
     groups: list[Stage | list[BatchStage]] = []
-    for stage in stages:
+    for stage in [s for stage in stages for s in (stage.prelude(), stage) if s is not None]:
         if isinstance(stage, BatchStage) and not stage.needs_materialized_input:
             if groups and isinstance(groups[-1], list):
                 groups[-1].append(stage)

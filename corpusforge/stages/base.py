@@ -11,6 +11,7 @@ and each expensive step (HTML extraction, language ID) runs once for both table 
   batch of live rows, and the base runs it with `mapInArrow` (no row-at-a-time UDF).
 - A stage that compares rows (dedup) sets `needs_materialized_input`; the pipeline then writes
   the frame to staging before it, so the stage may read its input twice without recomputing it.
+  Its row-local part (`prelude`, e.g. the text hash of exact dedup) runs in the pass before it.
 - `requires` and `provides` are checked in `--dry-run`, before any ingest
   (`pipeline.run.check_stage_columns`): a stage whose input column no earlier stage provides
   stops the run with a message naming the column and the stage.
@@ -48,6 +49,12 @@ class Stage(ABC):
     requires: ClassVar[tuple[str, ...]] = ()  # input columns the stage reads
     provides: ClassVar[tuple[tuple[str, str], ...]] = ()  # (column, Spark DDL type) it adds
     needs_materialized_input: ClassVar[bool] = False  # reads its input more than once
+
+    def prelude(self) -> BatchStage | None:
+        """A row-local step whose columns this stage reads, or None. The pipeline fuses it into
+        the pass before the stage, so work that needs the text in Python (a hash of it) rides
+        along with the stages that already have it there; `flag` still runs it when called alone."""
+        return None
 
     def check_schema(self, df) -> None:
         """Raise SchemaError naming the first required column `df` lacks."""

@@ -6,39 +6,39 @@ preferred split (`corpusforge.dedup.exact.split_rank`: test, then validation, th
 none), then the smallest `doc_id` (DESIGN.md, "Determinism"). Against earlier runs, a document
 whose hash is in `exact_index` (`corpusforge.outputs.exact_index`) is dropped whatever its
 split, with the earlier `doc_id` as detail.
+
+The hash is row-local, so the pipeline computes it in the pass before the stage (`prelude`:
+with normalize and the filters when they come first), where the text is already in Python.
+The stage itself then shuffles only (hash, split, doc_id) to find each group's keeper, and
+joins the few groups that have copies back to the documents.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
 
 import pyarrow as pa
 
-from corpusforge.dedup.exact import split_rank, text_hashes
-from corpusforge.stages.base import Stage, set_column
-
-_SPLIT_RANK_COLUMN = "_split_rank"  # the copy's preference (dedup.exact.split_rank), for the window
+from corpusforge.dedup.exact import NO_SPLIT_RANK, SPLIT_RANK, text_hashes
+from corpusforge.stages.base import BatchStage, Stage, run_batch_stages, set_column
 
 
-def add_text_hash(df, *, with_split_rank: bool = False):
-    """`df` plus `text_hash` (and `_split_rank` when asked), computed over Arrow batches."""
-    from pyspark.sql.types import IntegerType, StringType, StructField, StructType
+class TextHashStage(BatchStage):
+    """`text_hash` of each live row: the hash of its dedup key. It drops nothing."""
 
-    added = [StructField("text_hash", StringType())]
-    if with_split_rank:
-        added.append(StructField(_SPLIT_RANK_COLUMN, IntegerType()))
-    schema = StructType([f for f in df.schema.fields if f.name not in {a.name for a in added}] + added)
+    name = "text_hash"
+    requires = ("text",)
+    provides = (("text_hash", "string"),)
 
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            hashes = text_hashes(batch.column("text").to_pylist())
-            batch = set_column(batch, "text_hash", pa.array(hashes, pa.string()))
-            if with_split_rank:
-                ranks = [split_rank(s) for s in batch.column("split").to_pylist()]
-                batch = set_column(batch, _SPLIT_RANK_COLUMN, pa.array(ranks, pa.int32()))
-            yield batch.select(schema.names)
+    def transform(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        return set_column(batch, "text_hash", pa.array(text_hashes(batch.column("text").to_pylist()), pa.string()))
 
-    return df.mapInArrow(run, schema)
+
+def split_rank_column():
+    """`corpusforge.dedup.exact.split_rank` of the `split` column, as a Spark expression."""
+    from pyspark.sql import functions as F
+
+    ranks = F.create_map(*[F.lit(v) for pair in SPLIT_RANK.items() for v in pair])
+    return F.coalesce(ranks[F.col("split")], F.lit(NO_SPLIT_RANK))
 
 
 @dataclass(frozen=True)
@@ -46,25 +46,32 @@ class ExactDedupStage(Stage):
     """Drop exact duplicates (`dedup.exact_duplicate`, `dedup.exact_seen_in_earlier_run`)."""
 
     index_df: object = None  # exact_index rows of finished runs, or None (scope 'run')
+    workdir: str | None = None  # where the groups with copies are written (the run's staging dir)
     name = "dedup.exact"
     requires = ("doc_id", "text", "split")
     provides = (("text_hash", "string"),)
-    needs_materialized_input = True  # live and dropped rows are read in two branches
+    needs_materialized_input = True  # live rows are read for the groups and again for the result
+
+    def prelude(self) -> BatchStage:
+        return TextHashStage()
 
     def flag(self, df):
-        from pyspark.sql import Window
         from pyspark.sql import functions as F
 
         self.check_schema(df)
-        live = add_text_hash(df.where("drop_reason IS NULL"), with_split_rank=True)
+        if "text_hash" not in df.columns:  # a stage run by hand, not after its prelude
+            df = run_batch_stages(df, [TextHashStage()])
+        live = df.where("drop_reason IS NULL")
         dead = df.where("drop_reason IS NOT NULL")
-        for column, ddl in self.provides:
-            if column not in dead.columns:
-                dead = dead.withColumn(column, F.lit(None).cast(ddl))
-        group = Window.partitionBy("text_hash").orderBy(F.col(_SPLIT_RANK_COLUMN), F.col("doc_id"))
-        live = live.withColumn("_keeper", F.first("doc_id").over(group))
-        reason = F.when(F.col("_keeper") != F.col("doc_id"), F.lit("dedup.exact_duplicate"))
-        detail = F.when(F.col("_keeper") != F.col("doc_id"), F.col("_keeper"))
+        keeper = F.min(F.struct(split_rank_column().alias("rank"), F.col("doc_id"))).alias("_first")
+        groups = (live.groupBy(F.col("text_hash").alias("_hash"))
+                  .agg(F.count(F.lit(1)).alias("_copies"), keeper)
+                  .where("_copies > 1")
+                  .select("_hash", F.col("_first.doc_id").alias("_keeper")))
+        live = live.join(self._materialize(groups), F.col("text_hash").eqNullSafe(F.col("_hash")), "left")
+        duplicate = F.col("_keeper").isNotNull() & (F.col("_keeper") != F.col("doc_id"))
+        reason = F.when(duplicate, F.lit("dedup.exact_duplicate"))
+        detail = F.when(duplicate, F.col("_keeper"))
         if self.index_df is not None:
             seen = self.index_df.groupBy("text_hash").agg(F.min("doc_id").alias("_seen_doc_id"))
             live = live.join(seen, "text_hash", "left")
@@ -74,13 +81,23 @@ class ExactDedupStage(Stage):
                 .withColumn("drop_stage", F.when(reason.isNotNull(), F.lit(self.name))))
         return live.select(dead.columns).unionByName(dead)
 
+    def _materialize(self, groups):
+        """The groups with copies, written once: a few percent of the documents, so the join
+        back broadcasts them (the planner sees their real size) instead of shuffling every text."""
+        if self.workdir is None:  # a stage built by hand: the planner decides from its estimate
+            return groups
+        path = f"{self.workdir.rstrip('/')}/exact-copies"
+        groups.write.mode("overwrite").parquet(path)
+        return groups.sparkSession.read.parquet(path)
+
 
 def exact_dedup_stage(ctx) -> ExactDedupStage:
     """The `exact_dedup` stage of a run; `dedup.scope` says whether it also reads `exact_index`."""
     from corpusforge.outputs.exact_index import load_exact_index
-    from corpusforge.tables.delta import without_files
+    from corpusforge.tables.delta import table_path, without_files
 
     index = load_exact_index(ctx.spark, ctx.output) if ctx.cfg.dedup.scope == "index" else None
     if index is not None:  # a modified file's new version is not a duplicate of its old one
         index = without_files(index, ctx.superseded)
-    return ExactDedupStage(index)
+    # the run's staging dir (pipeline.run.staging_dir), removed by the pipeline at the end of the run
+    return ExactDedupStage(index, table_path(ctx.output, f"_staging/{ctx.run_id}"))

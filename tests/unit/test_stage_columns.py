@@ -30,3 +30,15 @@ def test_a_provider_after_the_reader_does_not_count():
 def test_a_column_nothing_provides_has_no_hint():
     with pytest.raises(ConfigError, match="needs column 'url', which neither ingest nor an earlier stage provides$"):
         check_stage_columns(["boilerplate"], ("doc_id", "text"))
+
+
+def test_exact_dedup_hashes_the_text_in_the_pass_before_it():
+    # the hash needs the text in Python, where the row-local stages before it already have it
+    from corpusforge.pipeline.run import _fuse_batch_stages
+    from corpusforge.stages.exact_dedup import ExactDedupStage, TextHashStage
+    from corpusforge.stages.normalize import NormalizeStage
+
+    normalize, exact = NormalizeStage(), ExactDedupStage()
+    groups = _fuse_batch_stages([normalize, exact])
+    assert [type(s) for s in groups[0]] == [NormalizeStage, TextHashStage] and groups[1] is exact
+    assert isinstance(_fuse_batch_stages([exact])[0][0], TextHashStage)
