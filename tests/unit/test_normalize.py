@@ -52,3 +52,29 @@ def test_dedup_key_does_not_depend_on_normalization():
 
 def test_batch_keeps_nulls():
     assert normalize_batch(["a   b", None, ""]) == ["a b", None, ""]
+
+
+def test_mojibake_repair_skips_only_lines_ftfy_would_leave_alone():
+    # fix_mojibake runs ftfy on the lines with a clue; it must equal ftfy on the whole text
+    import json
+    from pathlib import Path
+
+    import ftfy
+
+    from corpusforge.text.normalize import _FTFY_CONFIG, fix_mojibake
+
+    sample = Path(__file__).parents[2] / "corpusforge" / "data" / "sample" / "jsonl" / "mixed-news.jsonl"
+    texts = []
+    for line in sample.read_text(encoding="utf-8").splitlines():
+        try:
+            texts.append(json.loads(line)["text"])
+        except (ValueError, KeyError, TypeError):  # the sample's deliberately malformed records
+            continue
+    mangled = []
+    for text in texts:
+        for codec in ("cp1252", "latin-1", "mac_roman", "cp1251", "cp437", "cp1253"):
+            broken = text.encode("utf-8").decode(codec, errors="replace")
+            mangled.append(f"{text}\n{broken}\r\nÂ tail\n\n{broken[:40]}")  # good and broken lines mixed
+    mangled += ["Ã ", "caf\x81e\n", "“quoted” • bullet\nplain", "x\ud800y", "\n\n", ""]
+    assert sum(fix_mojibake(t) != t for t in mangled) > len(texts)  # the repair does happen
+    assert [fix_mojibake(t) for t in texts + mangled] == [ftfy.fix_text(t, _FTFY_CONFIG) for t in texts + mangled]
