@@ -85,7 +85,6 @@ _CONTROL = re.compile(
     "[" + "".join(chr(c) for c in range(0x20) if chr(c) not in "\n\t") + "\x7f-\x9f" + _ZERO_WIDTH + "]"
 )
 _LINE_BREAKS = re.compile(r"\r\n|\r|\u2028|\u2029|\x85|\x0b|\x0c")
-_HORIZONTAL_SPACE = re.compile(r"[^\S\n]+")  # any whitespace but the newline
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 # Full-width forms U+FF01..U+FF5E map to ASCII U+0021..U+007E by a fixed offset.
@@ -96,6 +95,9 @@ _FULLWIDTH_ALNUM = {
     if chr(c - _FULLWIDTH_OFFSET).isalnum()
 }
 _FULLWIDTH_ALL = {c: c - _FULLWIDTH_OFFSET for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+# translate looks every character up in the table, a slow miss for nearly all of them; most texts
+# hold no full-width form, and a search says so at a fraction of the cost
+_FULLWIDTH_ANY = re.compile("[\uff01-\uff5e\u3000]")
 
 
 def normalize_text(text: str, params: NormalizeParams = DEFAULT_PARAMS) -> str:
@@ -113,10 +115,8 @@ def normalize_text(text: str, params: NormalizeParams = DEFAULT_PARAMS) -> str:
     if params.strip_control:
         text = _LINE_BREAKS.sub("\n", text)
         text = _CONTROL.sub("", text)
-    if params.fullwidth_punctuation:
-        text = text.translate(_FULLWIDTH_ALL)
-    elif params.fullwidth_ascii:
-        text = text.translate(_FULLWIDTH_ALNUM)
+    if (params.fullwidth_punctuation or params.fullwidth_ascii) and _FULLWIDTH_ANY.search(text):
+        text = text.translate(_FULLWIDTH_ALL if params.fullwidth_punctuation else _FULLWIDTH_ALNUM)
     if params.to_simplified:
         text = to_simplified(text)
     if params.collapse_whitespace:
@@ -125,8 +125,14 @@ def normalize_text(text: str, params: NormalizeParams = DEFAULT_PARAMS) -> str:
 
 
 def _collapse_whitespace(text: str) -> str:
-    lines = [_HORIZONTAL_SPACE.sub(" ", line).strip() for line in text.split("\n")]
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    """Runs of whitespace in a line → one space, lines stripped, ≥ 3 newlines → 2, the text
+    stripped. `str.split()` splits on what a regex's \\s matches, in C: 2x faster than a regex.
+
+    >>> _collapse_whitespace(" a \\t b \\n \\n\\n\\n c\\u3000")
+    'a b\\n\\nc'
+    """
+    lines = "\n".join([" ".join(line.split()) for line in text.split("\n")])
+    return _BLANK_LINES.sub("\n\n", lines).strip()
 
 
 def normalize_batch(texts: list[str | None], params: NormalizeParams = DEFAULT_PARAMS) -> list[str | None]:

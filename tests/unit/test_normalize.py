@@ -78,3 +78,18 @@ def test_mojibake_repair_skips_only_lines_ftfy_would_leave_alone():
     mangled += ["Ã ", "caf\x81e\n", "“quoted” • bullet\nplain", "x\ud800y", "\n\n", ""]
     assert sum(fix_mojibake(t) != t for t in mangled) > len(texts)  # the repair does happen
     assert [fix_mojibake(t) for t in texts + mangled] == [ftfy.fix_text(t, _FTFY_CONFIG) for t in texts + mangled]
+
+
+def test_whitespace_collapses_over_the_whole_text_as_it_did_line_by_line():
+    import random
+    import re
+
+    from corpusforge.text.normalize import _collapse_whitespace
+
+    def line_by_line(text):  # the rule as first written
+        lines = [re.sub(r"[^\S\n]+", " ", line).strip() for line in text.split("\n")]
+        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+    rng = random.Random(7)
+    texts = ["".join(rng.choice("ab \t\n\u3000\x1c\u00a0") for _ in range(rng.randrange(40))) for _ in range(20000)]
+    assert [_collapse_whitespace(t) for t in texts] == [line_by_line(t) for t in texts]
