@@ -266,15 +266,14 @@ def ingest(spark, cfg: RunConfig, plan: InputPlan, staging: str, leading: list[B
     stages, and extraction runs once.
 
     The `leading` row-local stages (the pipeline's first ones, e.g. normalize) run on the
-    document candidates in the same pass, which saves writing and reading every text once more.
+    document candidates in the reader's own Python worker, which saves writing and reading every
+    text once more, and its trip through the JVM between the reader and them.
     The readers' counts stay what they were: those stages keep every row (`BatchStage.apply_batch`
     refuses a batch that lost or gained rows) and leave the other WARC records alone.
     """
     from corpusforge.stages.ingest import read_records
 
-    records = read_records(spark, plan, cfg.input)
-    if leading:
-        records = run_batch_stages(records, list(leading))
+    records = read_records(spark, plan, cfg.input, list(leading))
     return _materialize(spark, records, staging, "records")
 
 

@@ -138,20 +138,30 @@ def run_batch_stages(df, stages: list[BatchStage]):
     """Apply consecutive row-local stages in ONE mapInArrow: each batch goes through every
     stage in turn in the same Python worker, so the text crosses the JVM/Arrow boundary once,
     not once per stage. Each stage still marks its own drops (`drop_stage`)."""
-    schema = df.schema
+    schema, run_one = batch_pipeline(df.schema, stages)
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            yield run_one(batch)
+
+    return df.mapInArrow(run, schema)
+
+
+def batch_pipeline(schema, stages: list[BatchStage]):
+    """(the Spark schema after `stages`, a function that runs them on one Arrow batch), for a
+    Python function that already holds the batches (`run_batch_stages`, the ingest readers)."""
     arrow_schemas = []
     for stage in stages:
         stage.check_columns(schema.names)
         schema = stage.output_schema(schema)
         arrow_schemas.append(arrow_schema(schema))
 
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            for stage, out_schema in zip(stages, arrow_schemas):
-                batch = stage.apply_batch(batch, out_schema)
-            yield batch
+    def run_one(batch: pa.RecordBatch) -> pa.RecordBatch:
+        for stage, out_schema in zip(stages, arrow_schemas):
+            batch = stage.apply_batch(batch, out_schema)
+        return batch
 
-    return df.mapInArrow(run, schema)
+    return schema, run_one
 
 
 def with_drops(batch: pa.RecordBatch, reasons: pa.Array | list, details=None) -> pa.RecordBatch:

@@ -14,6 +14,7 @@ import pyarrow as pa
 from corpusforge.ingest.base import IngestOptions
 from corpusforge.ingest.files import RECORD_ARROW_SCHEMA, file_batches
 from corpusforge.ingest.plan import InputPlan
+from corpusforge.stages.base import BatchStage, batch_pipeline
 
 FILES_SCHEMA_DDL = "uri string, source string, source_key string, format string, split string"
 
@@ -39,8 +40,11 @@ def record_columns() -> tuple[str, ...]:
     return tuple(n for n in RECORD_ARROW_SCHEMA.names if n not in ("candidate", "record_type"))
 
 
-def read_records(spark, plan: InputPlan, opts: IngestOptions):
+def read_records(spark, plan: InputPlan, opts: IngestOptions, stages: list[BatchStage] = ()):
     """A DataFrame of every record of the plan's files (`record_schema()`), one task per file.
+
+    `stages` (row-local, e.g. normalize) run on each batch as the reader yields it, in the
+    same Python worker: the text does not go through the JVM between reading and them.
 
     Example::
 
@@ -51,10 +55,12 @@ def read_records(spark, plan: InputPlan, opts: IngestOptions):
     rdd = spark.sparkContext.parallelize(files, max(1, len(files)))
     files_df = spark.createDataFrame(rdd, FILES_SCHEMA_DDL)
     s3 = plan.s3
+    schema, run_stages = batch_pipeline(record_schema(), list(stages))
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             for file_row in batch.to_pylist():  # one row per file: a handful per task
-                yield from file_batches(file_row, opts, s3=s3)
+                for records in file_batches(file_row, opts, s3=s3):
+                    yield run_stages(records)
 
-    return files_df.mapInArrow(run, record_schema())
+    return files_df.mapInArrow(run, schema)
