@@ -32,6 +32,18 @@ class StageContext:
     # their earlier rows are left out of dedup and replaced in the same commits as the new ones.
     superseded: tuple[str, ...] = ()
 
+    @property
+    def staging(self) -> str:
+        """The run's staging dir (`staging_dir`), where a stage may write what it reads again."""
+        return staging_dir(self.output, self.run_id)
+
+
+def staging_dir(output: str, run_id: str) -> str:
+    """Where a run materializes its intermediate frames; removed at the end of the run."""
+    from corpusforge.tables.delta import table_path
+
+    return table_path(output, f"_staging/{run_id}")
+
 
 # Stage name in `pipeline.stages` → ("module:factory", "module:StageClass"). The class gives the
 # stage's `requires`/`provides` for the --dry-run check without building it (no Spark needed).

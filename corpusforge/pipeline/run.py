@@ -39,12 +39,12 @@ from corpusforge.dedup.lsh import BAND_HASHES_COLUMN, SIGNATURE_COLUMN
 from corpusforge.errors import AccountingError, ConfigError
 from corpusforge.ingest.plan import InputFile, InputPlan
 from corpusforge.pipeline import registry
-from corpusforge.pipeline.registry import StageContext
+from corpusforge.pipeline.registry import StageContext, staging_dir
 from corpusforge.progress import Phase, RunClock
 from corpusforge.stages.base import DROP_COLUMNS, BatchStage, Stage, run_batch_stages
 from corpusforge.tables import ledger
 from corpusforge.tables import fs
-from corpusforge.tables.delta import read_table, run_tables, table_path, write_run_rows
+from corpusforge.tables.delta import read_table, run_tables, write_run_rows
 from corpusforge.tables.lock import LockOptions, OutputLock
 
 log = logging.getLogger(__name__)
@@ -446,11 +446,6 @@ def _stats_rows(run_id, summary, timings: dict[str, float], plan, stages, final)
     for stage in stages:
         rows += [row(stage.name, metric, value) for metric, value in stage.stats_from(final).items()]
     return rows
-
-
-def staging_dir(output: str, run_id: str) -> str:
-    """Where a run materializes its intermediate frames; removed at the end of the run."""
-    return table_path(output, f"_staging/{run_id}")
 
 
 def _materialize(spark, df, staging: str, step: str):

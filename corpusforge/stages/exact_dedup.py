@@ -94,10 +94,9 @@ class ExactDedupStage(Stage):
 def exact_dedup_stage(ctx) -> ExactDedupStage:
     """The `exact_dedup` stage of a run; `dedup.scope` says whether it also reads `exact_index`."""
     from corpusforge.outputs.exact_index import load_exact_index
-    from corpusforge.tables.delta import table_path, without_files
+    from corpusforge.tables.delta import without_files
 
     index = load_exact_index(ctx.spark, ctx.output) if ctx.cfg.dedup.scope == "index" else None
     if index is not None:  # a modified file's new version is not a duplicate of its old one
         index = without_files(index, ctx.superseded)
-    # the run's staging dir (pipeline.run.staging_dir), removed by the pipeline at the end of the run
-    return ExactDedupStage(index, table_path(ctx.output, f"_staging/{ctx.run_id}"))
+    return ExactDedupStage(index, ctx.staging)

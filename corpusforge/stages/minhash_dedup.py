@@ -159,7 +159,6 @@ def minhash_dedup_stage(ctx) -> MinHashDedupStage:
     scope 'run': the survivors are appended to it).
     """
     from corpusforge.outputs.minhash_index import load_minhash_index
-    from corpusforge.tables.delta import table_path
 
     config = ctx.cfg.minhash
     index = load_minhash_index(ctx.spark, ctx.output, config.params(), exclude_run=ctx.run_id,
@@ -167,7 +166,5 @@ def minhash_dedup_stage(ctx) -> MinHashDedupStage:
     if INDEX_TABLE not in ctx.cfg.pipeline.outputs:
         log.warning("stage dedup.minhash: 'minhash_index' is not in pipeline.outputs; this run's "
                     "survivors will not be remembered for later runs")
-    # the run's staging dir (pipeline.run.staging_dir), removed by the pipeline at the end of the run
-    workdir = table_path(ctx.output, f"_staging/{ctx.run_id}")
-    return MinHashDedupStage(config, index if ctx.cfg.dedup.scope == "index" else None, workdir)
+    return MinHashDedupStage(config, index if ctx.cfg.dedup.scope == "index" else None, ctx.staging)
 
