@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import ftfy
-from ftfy.badness import MOJIBAKE_CATEGORIES
+from ftfy.badness import BADNESS_RE, MOJIBAKE_CATEGORIES
 
 from corpusforge.text.zh import to_simplified
 
@@ -57,24 +57,47 @@ _FTFY_CONFIG = ftfy.TextFixerConfig(
     explain=False,
 )
 
-# ftfy (pinned) fixes each line on its own and changes a line only when its badness regex
-# matches, or when it holds a C1 control or a surrogate. Every alternative of that regex needs
-# one of the characters below, so a line with none of them is skipped: the same result for a
-# fraction of the time, since most lines of real text hold no such character.
+# ftfy (pinned) changes a line only when its badness regex matches there, or when the line holds
+# a C1 control or a surrogate (our config turns its other fixes off). Every alternative of that
+# regex has one of the characters below among its first three, so a match starts at most two
+# characters before one of them: trying the regex at those few positions answers what ftfy's
+# own search over the whole line would, for a fraction of the time (most lines have no such
+# character, and most that do are curly quotes or bullets ftfy leaves alone).
 _MOJIBAKE_CLUES = re.compile("[" + "".join(MOJIBAKE_CATEGORIES[name] for name in (
     "c1", "bad", "law", "currency", "start_punctuation", "end_punctuation", "numeric",
     "upper_accented", "lower_accented", "box")) + "ŒœÂÃÎÐ×ØÙà√≈‚вВГРСβΒΓΞΟā\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _LINE = re.compile(r"[^\n]*\n|[^\n]+")  # ftfy's segments: lines, each with its newline
+_FTFY_SEGMENT = ftfy.TextFixerConfig().max_decode_length  # ftfy cuts longer lines, and looks at each cut
 
 
 def fix_mojibake(text: str) -> str:
-    """ftfy's `fix_text` (encoding repair only), run on the lines that could need it.
+    """ftfy's `fix_text` (encoding repair only), run on the lines it would change.
 
-    >>> fix_mojibake("ok line\\ncafÃ© au lait\\n")
-    'ok line\\ncafé au lait\\n'
+    >>> fix_mojibake("ok line\\n“quoted” • bullet\\ncafÃ© au lait\\n")
+    'ok line\\n“quoted” • bullet\\ncafé au lait\\n'
     """
-    return "".join(ftfy.fix_text(line, _FTFY_CONFIG) if _MOJIBAKE_CLUES.search(line) else line
+    return "".join(ftfy.fix_text(line, _FTFY_CONFIG) if _ftfy_would_look(line) else line
                    for line in _LINE.findall(text))
+
+
+def _ftfy_would_look(line: str) -> bool:
+    """Whether ftfy could change `line`: its badness regex matches somewhere, or the line holds a
+    C1 control (a badness alternative of its own) or a surrogate.
+
+    >>> _ftfy_would_look("“quoted” • bullet"), _ftfy_would_look("cafÃ© au lait"), _ftfy_would_look("x\\ud800")
+    (False, True, True)
+    """
+    if len(line) > _FTFY_SEGMENT:
+        return True
+    tried = -1  # positions up to here were tried
+    for clue in _MOJIBAKE_CLUES.finditer(line):
+        at = clue.start()
+        for start in range(max(at - 2, tried + 1), at + 1):
+            if BADNESS_RE.match(line, start):
+                return True
+        tried = at
+    return bool(_SURROGATE.search(line)) if tried >= 0 else False
 
 
 # Invisible characters with no linguistic role: zero-width space, word joiner, BOM / zero-width

@@ -93,3 +93,22 @@ def test_whitespace_collapses_over_the_whole_text_as_it_did_line_by_line():
     rng = random.Random(7)
     texts = ["".join(rng.choice("ab \t\n\u3000\x1c\u00a0") for _ in range(rng.randrange(40))) for _ in range(20000)]
     assert [_collapse_whitespace(t) for t in texts] == [line_by_line(t) for t in texts]
+
+
+def test_ftfy_gate_answers_what_the_badness_search_does():
+    # fix_mojibake tries ftfy's badness regex only near clue characters; on lines made of those
+    # characters and the ones the regex pairs them with, the answer must equal a whole-line search
+    import random
+
+    from ftfy.badness import BADNESS_RE, MOJIBAKE_CATEGORIES
+
+    from corpusforge.text.normalize import _ftfy_would_look
+
+    alphabet = "".join(sorted(set("".join(MOJIBAKE_CATEGORIES.values()) + "ŒœÂÃÎÐ×ØÙà√≈‚вВГРСβΒΓΞΟāЂў€°¢π±∂†≠®™´≤≥¥µø"
+                                  "abcxyzABC .,?!\t\u00a0\u3001好“”•")))
+    rng = random.Random(11)
+    lines = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 9))) for _ in range(60000)]
+    lines += ["x\ud800", "plain ascii", "", "“quoted” • bullet", "Ã ", "caf\x81e"]
+    expected = [bool(BADNESS_RE.search(line)) or "\ud800" in line for line in lines]
+    assert 0.05 < sum(expected) / len(lines) < 0.95  # both answers are well exercised
+    assert [_ftfy_would_look(line) for line in lines] == expected
