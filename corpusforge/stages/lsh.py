@@ -94,34 +94,42 @@ def _list_array(matrix: np.ndarray) -> pa.ListArray:
     return pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(matrix).reshape(-1).view(np.int64)))
 
 
+_SIGNATURE_ARROW_SCHEMA = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), False),
+        pa.field("node", pa.string(), False),
+        pa.field("n_shingles", pa.int32(), False),
+        pa.field("signature", pa.list_(pa.field("element", pa.int64(), False)), False),
+        pa.field("band_hashes", pa.list_(pa.field("element", pa.int64(), False)), False),
+    ]
+)
+
+
+def signature_batch(doc_id: pa.Array, node: pa.Array, dedup_key: pa.Array, lang: pa.Array,
+                    params: MinHashParams) -> pa.RecordBatch:
+    """One Arrow batch of `SIGNATURE_SCHEMA` rows: the signatures and band hashes of the keys.
+
+    >>> b = signature_batch(pa.array(["d"]), pa.array(["n"]), pa.array(["a b c d e f"]), pa.nulls(1, pa.string()),
+    ...                     MinHashParams())
+    >>> b.column("n_shingles").to_pylist(), len(b.column("signature")[0]), len(b.column("band_hashes")[0])
+    ([2], 112, 14)
+    """
+    hashes, counts = minhash.batch_shingle_hashes(dedup_key, lang, ngram=params.ngram, cjk_mode=params.cjk_shingles)
+    signature_matrix = minhash.signatures_from_hashes(hashes, counts, params)
+    bands = minhash.band_hashes(signature_matrix, params.bands, params.rows)
+    # signature values are < 2^61, so their int64 view is the same number (Arrow in mapInArrow
+    # must be signed)
+    return pa.RecordBatch.from_arrays(
+        [doc_id, node, pa.array(counts.astype(np.int32)), _list_array(signature_matrix), _list_array(bands)],
+        schema=_SIGNATURE_ARROW_SCHEMA,
+    )
+
+
 def _signature_batches(params: MinHashParams):
     def compute(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            hashes, counts = minhash.batch_shingle_hashes(
-                batch.column("dedup_key"), batch.column("lang"), ngram=params.ngram, cjk_mode=params.cjk_shingles
-            )
-            signature_matrix = minhash.signatures_from_hashes(hashes, counts, params)
-            bands = minhash.band_hashes(signature_matrix, params.bands, params.rows)
-            # signature values are < 2^61, so their int64 view is the same number (Arrow in
-            # mapInArrow must be signed)
-            yield pa.RecordBatch.from_arrays(
-                [
-                    batch.column("doc_id"),
-                    batch.column("node"),
-                    pa.array(counts.astype(np.int32)),
-                    _list_array(signature_matrix),
-                    _list_array(bands),
-                ],
-                schema=pa.schema(
-                    [
-                        pa.field("doc_id", pa.string(), False),
-                        pa.field("node", pa.string(), False),
-                        pa.field("n_shingles", pa.int32(), False),
-                        pa.field("signature", pa.list_(pa.field("element", pa.int64(), False)), False),
-                        pa.field("band_hashes", pa.list_(pa.field("element", pa.int64(), False)), False),
-                    ]
-                ),
-            )
+            yield signature_batch(batch.column("doc_id"), batch.column("node"), batch.column("dedup_key"),
+                                  batch.column("lang"), params)
 
     return compute
 

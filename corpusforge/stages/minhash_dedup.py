@@ -4,9 +4,9 @@ For the live rows of the frame:
 
 1. the dedup key of `text` (corpusforge.text.dedup_key) and the split preference
    (`corpusforge.dedup.exact.split_rank`: test < validation < train < none), per Arrow batch;
-2. signatures and band hashes (corpusforge.stages.lsh.minhash_signatures, over the pure core
-   of dedup/minhash.py); a document with fewer tokens than the n-gram size has no shingle and
-   skips LSH (left to exact dedup);
+2. signatures and band hashes (corpusforge.stages.lsh.signature_batch, over the pure core of
+   dedup/minhash.py), in the same Python worker as the keys; a document with fewer tokens than
+   the n-gram size has no shingle and skips LSH (left to exact dedup);
 3. within the run: star edges per bucket, verification, connected components; every document
    that is not its cluster's representative (the preferred split, then the smallest doc_id) is
    dropped as `dedup.near_duplicate`, `detail` = the representative's doc_id;
@@ -37,8 +37,8 @@ from typing import Iterator
 import pyarrow as pa
 
 from corpusforge.dedup.exact import split_rank
-from corpusforge.dedup.lsh import BAND_HASHES_COLUMN, INDEX_TABLE, SIGNATURE_COLUMN
-from corpusforge.dedup.minhash import MinHashConfig
+from corpusforge.dedup.lsh import BAND_HASHES_COLUMN, INDEX_TABLE, SIGNATURE_COLUMN, node_key
+from corpusforge.dedup.minhash import MinHashConfig, MinHashParams
 from corpusforge.progress import Phase
 from corpusforge.stages.base import Stage
 from corpusforge.text.dedup_key import dedup_key
@@ -54,15 +54,37 @@ def _key_batches(has_lang: bool, has_split: bool):
 
     def compute(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            texts = batch.column("text").to_pylist()
-            keys = [dedup_key(text) if text is not None else "" for text in texts]
-            langs = batch.column("lang") if has_lang else pa.nulls(batch.num_rows, pa.string())
-            splits = batch.column("split").to_pylist() if has_split else [None] * batch.num_rows
-            yield pa.RecordBatch.from_arrays(
-                [batch.column("doc_id"), pa.array(keys, pa.string()), langs,
-                 pa.array([split_rank(split) for split in splits], pa.int32())],
-                names=["doc_id", "dedup_key", "lang", "split_rank"],
-            )
+            yield _keyed(batch, has_lang, has_split)
+
+    return compute
+
+
+def _keyed(batch: pa.RecordBatch, has_lang: bool, has_split: bool) -> pa.RecordBatch:
+    texts = batch.column("text").to_pylist()
+    keys = [dedup_key(text) if text is not None else "" for text in texts]
+    langs = batch.column("lang") if has_lang else pa.nulls(batch.num_rows, pa.string())
+    splits = batch.column("split").to_pylist() if has_split else [None] * batch.num_rows
+    return pa.RecordBatch.from_arrays(
+        [batch.column("doc_id"), pa.array(keys, pa.string()), langs,
+         pa.array([split_rank(split) for split in splits], pa.int32())],
+        names=["doc_id", "dedup_key", "lang", "split_rank"],
+    )
+
+
+def _signature_batches_of_text(params: MinHashParams, has_lang: bool, has_split: bool):
+    """Arrow function: (doc_id, text[, lang][, split]) → `SIGNATURE_SCHEMA` rows, the dedup key
+    made and hashed in one Python worker (`_key_batches` then `minhash_signatures` would send
+    every key through the JVM between the two)."""
+
+    def compute(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from corpusforge.stages.lsh import signature_batch
+
+        for batch in batches:
+            keyed = _keyed(batch, has_lang, has_split)
+            nodes = [node_key(doc, rank) for doc, rank in
+                     zip(keyed.column("doc_id").to_pylist(), keyed.column("split_rank").to_pylist())]
+            yield signature_batch(keyed.column("doc_id"), pa.array(nodes, pa.string()), keyed.column("dedup_key"),
+                                  keyed.column("lang"), params)
 
     return compute
 
@@ -91,7 +113,7 @@ class MinHashDedupStage(Stage):
         from pyspark.sql import functions as F
         from pyspark.sql import types as T
 
-        from corpusforge.stages.lsh import against_index, minhash_signatures, near_duplicates_from_signatures
+        from corpusforge.stages.lsh import SIGNATURE_SCHEMA, against_index, near_duplicates_from_signatures
 
         self.check_schema(df)
         params = self.config.params()
@@ -103,12 +125,14 @@ class MinHashDedupStage(Stage):
             source = source.withColumn("lang", F.col("lang").cast("string"))
         if has_split:
             source = source.withColumn("split", F.col("split").cast("string"))
+        # the keys again, for verify='exact' only (lazy: the other modes never read them)
         keyed = source.mapInArrow(
             _key_batches(has_lang, has_split),
             "doc_id string, dedup_key string, lang string, split_rank int",
         )
         with Phase("signatures"):  # dedup keys and signatures of the live rows, written once
-            sigs = self._materialize(minhash_signatures(keyed, params, preference_col="split_rank"))
+            sigs = self._materialize(
+                source.mapInArrow(_signature_batches_of_text(params, has_lang, has_split), SIGNATURE_SCHEMA))
         with Phase("components"):  # buckets, verified edges, checkpointed rounds
             dupes = near_duplicates_from_signatures(
                 sigs, params, verify=self.config.verify, threshold=self.config.threshold,

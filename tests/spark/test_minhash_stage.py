@@ -184,3 +184,20 @@ def test_line_dedup_removes_repeated_lines_and_counts_them(spark, tmp_path):
     assert stats[("dedup.lines", "lines.removed")] == 10.0  # 4 × 2 kept + 2 of the dropped one
     assert stats[("dedup.lines", "documents.with_removed_lines")] == 5.0
     assert read_table(spark, str(out), "documents").where(F.col("text").contains("cookies")).count() == 0
+
+
+def test_signatures_from_text_in_one_worker_equal_keys_then_signatures(spark):
+    # the stage makes keys and signatures in one Python worker; the two-step Spark API
+    # (keys, then minhash_signatures) must give the same rows, node order included
+    from corpusforge.stages.lsh import SIGNATURE_SCHEMA, minhash_signatures
+    from corpusforge.stages.minhash_dedup import _key_batches, _signature_batches_of_text
+
+    texts = [_base_text(seed, 40) for seed in range(12)] + ["開放中文轉換，好的。" * 3, "short", None, ""]
+    splits = ["test", "train", None, "validation", "dev"]
+    rows = [(f"{i:032x}", t, "zh" if i % 3 == 0 else None, splits[i % len(splits)]) for i, t in enumerate(texts)]
+    source = spark.createDataFrame(rows, "doc_id string, text string, lang string, split string")
+    params = MinHashConfig().params()
+    fused = source.mapInArrow(_signature_batches_of_text(params, True, True), SIGNATURE_SCHEMA)
+    keyed = source.mapInArrow(_key_batches(True, True), "doc_id string, dedup_key string, lang string, split_rank int")
+    two_step = minhash_signatures(keyed, params, preference_col="split_rank")
+    assert sorted(map(tuple, fused.collect())) == sorted(map(tuple, two_step.collect()))
