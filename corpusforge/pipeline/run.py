@@ -42,6 +42,7 @@ from corpusforge.pipeline import registry
 from corpusforge.pipeline.registry import StageContext, staging_dir
 from corpusforge.progress import Phase, RunClock
 from corpusforge.stages.base import DROP_COLUMNS, BatchStage, Stage, run_batch_stages
+from corpusforge.stages.exact_dedup import share_dedup_key
 from corpusforge.tables import ledger
 from corpusforge.tables import fs
 from corpusforge.tables.delta import read_table, run_tables, write_run_rows
@@ -231,6 +232,7 @@ def _run_files(ctx: StageContext, plan: InputPlan, staging: str, stages: list[St
     spark, cfg, output, run_id = ctx.spark, ctx.cfg, ctx.output, ctx.run_id
     started_at = datetime.now(timezone.utc)
 
+    stages = share_dedup_key(stages)  # exact then MinHash dedup: one dedup key for both
     groups = _fuse_batch_stages(stages)
     leading = groups.pop(0) if groups and isinstance(groups[0], list) else []
     with Phase("ingest") as phase:

@@ -11,26 +11,60 @@ The hash is row-local, so the pipeline computes it in the pass before the stage 
 with normalize and the filters when they come first), where the text is already in Python.
 The stage itself then shuffles only (hash, split, doc_id) to find each group's keeper, and
 joins the few groups that have copies back to the documents.
+
+When `minhash_dedup` comes right after it, the prelude also makes the MinHash signatures from
+the same dedup key (`share_dedup_key`): the key is most of the cost of both, and nothing
+between the two stages can change the text.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from corpusforge.dedup.exact import NO_SPLIT_RANK, SPLIT_RANK, text_hashes
+from corpusforge.dedup.exact import NO_SPLIT_RANK, SPLIT_RANK
+from corpusforge.dedup.lsh import BAND_HASHES_COLUMN, SIGNATURE_COLUMN
+from corpusforge.dedup.minhash import MinHashParams
 from corpusforge.stages.base import BatchStage, Stage, run_batch_stages, set_column
+from corpusforge.text.dedup_key import dedup_key, text_hash
+
+_SIGNATURE_COLUMNS = ((SIGNATURE_COLUMN, "array<bigint>"), (BAND_HASHES_COLUMN, "array<bigint>"))
 
 
+@dataclass(frozen=True)
 class TextHashStage(BatchStage):
-    """`text_hash` of each live row: the hash of its dedup key. It drops nothing."""
+    """`text_hash` of each live row: the hash of its dedup key. It drops nothing.
 
+    With `minhash`, also the MinHash signature and band hashes of the same key (the columns of
+    the MinHash stage, null for a text without one full shingle), so the key is made once.
+    """
+
+    minhash: MinHashParams | None = None
     name = "text_hash"
     requires = ("text",)
-    provides = (("text_hash", "string"),)
+
+    @property
+    def provides(self):
+        return (("text_hash", "string"), *(_SIGNATURE_COLUMNS if self.minhash else ()))
 
     def transform(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        return set_column(batch, "text_hash", pa.array(text_hashes(batch.column("text").to_pylist()), pa.string()))
+        texts = batch.column("text").to_pylist()
+        keys = [None if text is None else dedup_key(text) for text in texts]
+        batch = set_column(batch, "text_hash", pa.array([None if k is None else text_hash(k) for k in keys], pa.string()))
+        if self.minhash is None:
+            return batch
+        from corpusforge.stages.lsh import signature_batch
+
+        lang = batch.column("lang") if "lang" in batch.schema.names else pa.nulls(batch.num_rows, pa.string())
+        doc_id = batch.column("doc_id")
+        sigs = signature_batch(doc_id, doc_id, pa.array([k or "" for k in keys], pa.string()), lang, self.minhash)
+        has_shingle = pc.greater(sigs.column("n_shingles"), 0)
+        for column, source in ((SIGNATURE_COLUMN, "signature"), (BAND_HASHES_COLUMN, "band_hashes")):
+            values = sigs.column(source)
+            batch = set_column(batch, column, pc.if_else(has_shingle, values, pa.scalar(None, values.type)))
+        return batch
 
 
 def split_rank_column():
@@ -47,13 +81,14 @@ class ExactDedupStage(Stage):
 
     index_df: object = None  # exact_index rows of finished runs, or None (scope 'run')
     workdir: str | None = None  # where the groups with copies are written (the run's staging dir)
+    minhash: MinHashParams | None = None  # the prelude also makes these signatures (share_dedup_key)
     name = "dedup.exact"
     requires = ("doc_id", "text", "split")
     provides = (("text_hash", "string"),)
     needs_materialized_input = True  # live rows are read for the groups and again for the result
 
     def prelude(self) -> BatchStage:
-        return TextHashStage()
+        return TextHashStage(self.minhash)
 
     def flag(self, df):
         from pyspark.sql import functions as F
@@ -100,3 +135,26 @@ def exact_dedup_stage(ctx) -> ExactDedupStage:
     if index is not None:  # a modified file's new version is not a duplicate of its old one
         index = without_files(index, ctx.superseded)
     return ExactDedupStage(index, ctx.staging)
+
+
+def share_dedup_key(stages: list[Stage]) -> list[Stage]:
+    """`stages` with each exact dedup stage that comes right before a MinHash stage making that
+    stage's signatures in its prelude, from the one dedup key it makes anyway; the MinHash stage
+    then reads them from the frame instead of making the key again.
+
+    >>> from corpusforge.dedup.minhash import MinHashConfig
+    >>> from corpusforge.stages.minhash_dedup import MinHashDedupStage
+    >>> exact, near = share_dedup_key([ExactDedupStage(), MinHashDedupStage(MinHashConfig())])
+    >>> exact.prelude().minhash == near.config.params(), near.signatures_on_frame
+    (True, True)
+    >>> share_dedup_key([MinHashDedupStage(MinHashConfig()), ExactDedupStage()])[1].minhash is None
+    True
+    """
+    from corpusforge.stages.minhash_dedup import MinHashDedupStage
+
+    shared = list(stages)
+    for index, (first, second) in enumerate(zip(stages, stages[1:])):
+        if isinstance(first, ExactDedupStage) and isinstance(second, MinHashDedupStage):
+            shared[index] = dataclasses.replace(first, minhash=second.config.params())
+            shared[index + 1] = dataclasses.replace(second, signatures_on_frame=True)
+    return shared

@@ -56,7 +56,7 @@ SIGNATURE_SCHEMA = T.StructType(
 
 
 
-def _node_column(doc_id: F.Column, preference: F.Column) -> F.Column:
+def node_column(doc_id: F.Column, preference: F.Column) -> F.Column:
     rank = F.coalesce(preference.cast("long"), F.lit(NULL_PREFERENCE).cast("long")) + F.lit(PREFERENCE_OFFSET)
     return F.concat(F.lpad(rank.cast("string"), NODE_PREFERENCE_DIGITS, "0"), doc_id)
 
@@ -154,7 +154,7 @@ def minhash_signatures(
     lang = F.col("lang") if "lang" in df.columns else F.lit(None).cast("string")
     prepared = df.select(
         F.col("doc_id"),
-        _node_column(F.col("doc_id"), preference).alias("node"),
+        node_column(F.col("doc_id"), preference).alias("node"),
         F.col("dedup_key"),
         lang.alias("lang"),
     )
@@ -219,6 +219,13 @@ def _exact_jaccard_batches(params: MinHashParams):
     return compute
 
 
+def _signatures_of_edge_nodes(edges: DataFrame, sigs: DataFrame) -> DataFrame:
+    """(node, signature) of the nodes that have a candidate edge, stored once: the two joins of
+    the verification then shuffle these few signatures, not every document's."""
+    nodes = edges.select(F.col("src").alias("node")).unionByName(edges.select(F.col("dst").alias("node"))).distinct()
+    return sigs.select("node", "signature").join(nodes, "node", "left_semi").localCheckpoint(eager=True)
+
+
 def verify_edges(
     edges: DataFrame,
     sigs: DataFrame,
@@ -238,7 +245,8 @@ def verify_edges(
     if verify == "none":
         return edges
     if verify == "signature":
-        signature_of = sigs.select("node", "signature")
+        edges = edges.localCheckpoint(eager=True)  # read for its nodes, then joined: made once
+        signature_of = _signatures_of_edge_nodes(edges, sigs)
         joined = edges.join(
             signature_of.withColumnRenamed("node", "src").withColumnRenamed("signature", "src_signature"), "src"
         ).join(signature_of.withColumnRenamed("node", "dst").withColumnRenamed("signature", "dst_signature"), "dst")

@@ -103,6 +103,9 @@ class MinHashDedupStage(Stage):
     config: MinHashConfig = MinHashConfig()
     index_df: object = None  # exploded minhash_index of earlier runs (load_minhash_index), or None
     workdir: str | None = None  # where the signatures are materialized (the run's staging dir)
+    # the frame already holds the signature columns, made by exact dedup's prelude from the same
+    # dedup key (stages.exact_dedup.share_dedup_key)
+    signatures_on_frame: bool = False
 
     name = "dedup.minhash"
     requires = ("doc_id", "text")
@@ -130,22 +133,31 @@ class MinHashDedupStage(Stage):
             _key_batches(has_lang, has_split),
             "doc_id string, dedup_key string, lang string, split_rank int",
         )
+        on_frame = self.signatures_on_frame and SIGNATURE_COLUMN in df.columns
         with Phase("signatures"):  # dedup keys and signatures of the live rows, written once
-            sigs = self._materialize(
-                source.mapInArrow(_signature_batches_of_text(params, has_lang, has_split), SIGNATURE_SCHEMA))
+            if on_frame:  # the frame is staged already: a projection of it
+                sigs = _signatures_on_frame(live, has_split)
+            else:
+                sigs = self._materialize(
+                    source.mapInArrow(_signature_batches_of_text(params, has_lang, has_split), SIGNATURE_SCHEMA))
         with Phase("components"):  # buckets, verified edges, checkpointed rounds
             dupes = near_duplicates_from_signatures(
                 sigs, params, verify=self.config.verify, threshold=self.config.threshold,
                 max_iterations=self.config.max_iterations, documents=keyed,
             ).withColumnRenamed("duplicate_of", "_near_of")
-        columns = sigs.select(
-            "doc_id",
-            F.when(F.col("n_shingles") > 0, F.col("signature")).alias(SIGNATURE_COLUMN),
-            F.when(F.col("n_shingles") > 0, F.col("band_hashes")).alias(BAND_HASHES_COLUMN),
-        )
-        flagged = live.drop(SIGNATURE_COLUMN, BAND_HASHES_COLUMN).join(columns, "doc_id", "left").join(
-            dupes, "doc_id", "left"
-        )
+        if on_frame:
+            flagged = live.join(dupes, "doc_id", "left")
+            # as without the shared key: a row dropped before this stage has no signature
+            dead = dead.drop(SIGNATURE_COLUMN, BAND_HASHES_COLUMN)
+        else:
+            columns = sigs.select(
+                "doc_id",
+                F.when(F.col("n_shingles") > 0, F.col("signature")).alias(SIGNATURE_COLUMN),
+                F.when(F.col("n_shingles") > 0, F.col("band_hashes")).alias(BAND_HASHES_COLUMN),
+            )
+            flagged = live.drop(SIGNATURE_COLUMN, BAND_HASHES_COLUMN).join(columns, "doc_id", "left").join(
+                dupes, "doc_id", "left"
+            )
         reason = F.when(F.col("_near_of").isNotNull(), F.lit(NEAR_DUPLICATE))
         detail = F.col("_near_of")
         if self.index_df is not None:
@@ -174,6 +186,22 @@ class MinHashDedupStage(Stage):
         path = f"{self.workdir.rstrip('/')}/minhash-signatures"
         sigs.write.mode("overwrite").parquet(path)
         return sigs.sparkSession.read.parquet(path)
+
+
+def _signatures_on_frame(live, has_split: bool):
+    """The `SIGNATURE_SCHEMA` rows of the documents with a signature on the frame; the node
+    from the split as `_keyed` ranks it. Only `n_shingles > 0` is read downstream."""
+    from pyspark.sql import functions as F
+
+    from corpusforge.dedup.exact import NO_SPLIT_RANK
+    from corpusforge.stages.exact_dedup import split_rank_column
+    from corpusforge.stages.lsh import node_column
+
+    rank = split_rank_column() if has_split else F.lit(NO_SPLIT_RANK)
+    return live.where(F.col(SIGNATURE_COLUMN).isNotNull()).select(
+        "doc_id", node_column(F.col("doc_id"), rank).alias("node"), F.lit(1).alias("n_shingles"),
+        F.col(SIGNATURE_COLUMN).alias("signature"), F.col(BAND_HASHES_COLUMN).alias("band_hashes"),
+    )
 
 
 def minhash_dedup_stage(ctx) -> MinHashDedupStage:

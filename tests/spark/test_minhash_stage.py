@@ -201,3 +201,34 @@ def test_signatures_from_text_in_one_worker_equal_keys_then_signatures(spark):
     keyed = source.mapInArrow(_key_batches(True, True), "doc_id string, dedup_key string, lang string, split_rank int")
     two_step = minhash_signatures(keyed, params, preference_col="split_rank")
     assert sorted(map(tuple, fused.collect())) == sorted(map(tuple, two_step.collect()))
+
+
+def test_signatures_made_with_the_text_hash_give_the_same_frame(spark):
+    # exact dedup right before MinHash dedup: the signatures come from exact's prelude (one dedup
+    # key for both); the flagged frame must equal the one of the two stages run apart
+    from corpusforge.stages.base import run_batch_stages
+    from corpusforge.stages.exact_dedup import ExactDedupStage, share_dedup_key
+
+    rng = random.Random(5)
+    base = [_base_text(seed, 60) for seed in range(10)]
+    texts = base + [_edited(rng.choice(base), seed, 1) for seed in range(10)] + [base[0], "tiny", None]
+    splits = ["train", "test", None]
+    rows = [(f"{random.Random(i).getrandbits(128):032x}", t, splits[i % 3], None, None, None) for i, t in enumerate(texts)]
+    df = spark.createDataFrame(rows, "doc_id string, text string, split string, drop_stage string, "
+                                     "drop_reason string, detail string")
+    apart = [ExactDedupStage(), MinHashDedupStage(MinHashConfig())]
+    shared = share_dedup_key(apart)
+    assert shared[1].signatures_on_frame and not apart[1].signatures_on_frame
+
+    def flagged(stages):
+        frame = run_batch_stages(df, [stages[0].prelude()])
+        frame = stages[1].flag(stages[0].flag(frame).localCheckpoint())
+        columns = ["doc_id", "drop_stage", "drop_reason", "detail", "minhash_signature", "minhash_band_hashes"]
+        return sorted(tuple(r) for r in frame.select(columns).collect())
+
+    result = flagged(shared)
+    assert result == flagged(apart)
+    reasons = [r[2] for r in result]
+    assert reasons.count("dedup.exact_duplicate") == 1 and reasons.count("dedup.near_duplicate") >= 5
+    no_shingle = {rows[-2][0], rows[-1][0]}  # "tiny" and None: no full 5-gram
+    assert all((r[4] is None) == (r[2] == "dedup.exact_duplicate" or r[0] in no_shingle) for r in result)
