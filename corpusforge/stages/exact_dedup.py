@@ -59,6 +59,7 @@ class TextHashStage(BatchStage):
 
         lang = batch.column("lang") if "lang" in batch.schema.names else pa.nulls(batch.num_rows, pa.string())
         doc_id = batch.column("doc_id")
+        # the node (split rank + doc_id) is the MinHash stage's to make: doc_id fills its place here
         sigs = signature_batch(doc_id, doc_id, pa.array([k or "" for k in keys], pa.string()), lang, self.minhash)
         has_shingle = pc.greater(sigs.column("n_shingles"), 0)
         for column, source in ((SIGNATURE_COLUMN, "signature"), (BAND_HASHES_COLUMN, "band_hashes")):
