@@ -10,7 +10,8 @@ A run is a sequence of named steps (DESIGN.md, commit protocol):
    `superseded_inputs` — files a finished run read at another size or mtime (modified);
 4. `ingest` — read the records into staging; `count_records` per file;
    `write_ledger_started` records the counts with the ledger rows as `started`;
-5. `run_stages` — one frame of live and dropped rows, materialized into staging;
+5. `run_stages` — one frame of live and dropped rows, staged unless it is the staged records
+   joined with the stages' staged drops;
 6. `write_tables` — `documents`, `dropped`, `exact_index` and the configured outputs (each
    replaced by run_id; the rows of the superseded files go in the same commits);
 7. `check_accounting` — read back what was written and compare kept + dropped with the
@@ -41,7 +42,7 @@ from corpusforge.ingest.plan import InputFile, InputPlan
 from corpusforge.pipeline import registry
 from corpusforge.pipeline.registry import StageContext, staging_dir
 from corpusforge.progress import Phase, RunClock
-from corpusforge.stages.base import DROP_COLUMNS, BatchStage, Stage, run_batch_stages
+from corpusforge.stages.base import DROP_COLUMNS, BatchStage, Stage, run_batch_stages, stage_frame
 from corpusforge.stages.exact_dedup import share_dedup_key
 from corpusforge.tables import ledger
 from corpusforge.tables import fs
@@ -276,7 +277,7 @@ def ingest(spark, cfg: RunConfig, plan: InputPlan, staging: str, leading: list[B
     from corpusforge.stages.ingest import read_records
 
     records = read_records(spark, plan, cfg.input, list(leading))
-    return _materialize(spark, records, staging, "records")
+    return stage_frame(records, staging, "records")
 
 
 def count_records(records) -> tuple[dict[str, int], dict[str, int]]:
@@ -308,8 +309,11 @@ def write_ledger_started(spark, cfg: RunConfig, plan: InputPlan, output: str, ru
 
 def run_stages(spark, records, groups: list[Stage | list[BatchStage]], staging: str, run_id: str):
     """The candidate records through the stage groups (`_fuse_batch_stages`: consecutive
-    row-local stages fused into one pass), with `run_id`, materialized: the kept and the dropped
-    writes read it once.
+    row-local stages fused into one pass), with `run_id`. The result is read by every table
+    write, so it is staged when reading it would run stage work again; after stages that mark
+    their drops by a join (`Stage.marks_by_join`, the dedup stages) it is not: each read is then
+    a scan of the staged records and a join with the small frames of drops, and the text is
+    written once less.
 
     Each materialization is a phase named after the stages whose work it runs: row-local
     stages and the lazy parts of the others run there, not where they were declared.
@@ -326,13 +330,17 @@ def run_stages(spark, records, groups: list[Stage | list[BatchStage]], staging: 
         group.check_schema(frame)
         if group.needs_materialized_input and pending:  # else: a filter of staged records, cheap to read twice
             with Phase(_pass_name(pending)):
-                frame = _materialize(spark, frame, staging, f"before-{index}-{group.name}")
+                frame = stage_frame(frame, staging, f"before-{index}-{group.name}")
             pending = []
-        with Phase(group.name):  # the stage's own jobs (signatures, LSH, components)
+        with Phase(group.name):  # the stage's own jobs (signatures, LSH, components, its drops)
             frame = group.flag(frame)
-        pending.append(group.name)
+        if not group.marks_by_join:
+            pending.append(group.name)
+    frame = frame.withColumn("run_id", F.lit(run_id))
+    if not pending:
+        return frame
     with Phase(_pass_name(pending)):
-        return _materialize(spark, frame.withColumn("run_id", F.lit(run_id)), staging, "final")
+        return stage_frame(frame, staging, "final")
 
 
 def _pass_name(stage_names: list[str]) -> str:
@@ -448,13 +456,6 @@ def _stats_rows(run_id, summary, timings: dict[str, float], plan, stages, final)
     for stage in stages:
         rows += [row(stage.name, metric, value) for metric, value in stage.stats_from(final).items()]
     return rows
-
-
-def _materialize(spark, df, staging: str, step: str):
-    """Write `df` to staging Parquet and read it back: later reads reuse it, never recompute."""
-    path = f"{staging}/{step}"
-    df.write.mode("overwrite").parquet(path)
-    return spark.read.parquet(path)
 
 
 def _write_run_manifest(spark, output: str, run_id: str, cfg: RunConfig, summary: RunSummary,

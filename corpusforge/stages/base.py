@@ -12,6 +12,10 @@ and each expensive step (HTML extraction, language ID) runs once for both table 
 - A stage that compares rows (dedup) sets `needs_materialized_input`; the pipeline then writes
   the frame to staging before it, so the stage may read its input twice without recomputing it.
   Its row-local part (`prelude`, e.g. the text hash of exact dedup) runs in the pass before it.
+- A stage whose `marks_by_join` is true finds its drops eagerly, stages them (a narrow frame of
+  the rows it drops) and returns its input joined with them (`join_drops`). Reading its output
+  again costs a scan of the input and a join with a small frame, so the pipeline stages neither
+  the frame after it nor, when it comes last, the final frame: the text is not rewritten.
 - `requires` and `provides` are checked in `--dry-run`, before any ingest
   (`pipeline.run.check_stage_columns`): a stage whose input column no earlier stage provides
   stops the run with a message naming the column and the stage.
@@ -49,6 +53,8 @@ class Stage(ABC):
     requires: ClassVar[tuple[str, ...]] = ()  # input columns the stage reads
     provides: ClassVar[tuple[tuple[str, str], ...]] = ()  # (column, Spark DDL type) it adds
     needs_materialized_input: ClassVar[bool] = False  # reads its input more than once
+    marks_by_join: ClassVar[bool] = False  # flag() = its input joined with its staged drops
+
 
     def prelude(self) -> BatchStage | None:
         """A row-local step whose columns this stage reads, or None. The pipeline fuses it into
@@ -226,6 +232,42 @@ def sum_quality_signals(final, metrics: dict[str, str]) -> dict[str, float]:
             for metric, key in metrics.items()]
     row = final.agg(*sums).collect()[0]
     return {metric: float(row[metric]) for metric in metrics}
+
+
+# Drops joined back by broadcast up to this many rows (≈ 100 bytes each in the hash table);
+# beyond it the planner picks the join (a run that drops most of a large input).
+BROADCAST_DROPS_MAX = 500_000
+
+
+def join_drops(df, drops, stage_name: str, keys: tuple[str, ...] = ("doc_id",)):
+    """`df` with the drops of stage `stage_name` marked: `drops` (staged, one row per key) has
+    the `keys` columns and `_reason`, `_detail` for each row the stage drops. Rows dropped by an
+    earlier stage keep their marks. The keys match null-safely.
+
+    The join broadcasts `drops` when it is small (the usual case: a few percent of the rows),
+    so the frame's text is never shuffled."""
+    from pyspark.sql import functions as F
+
+    renamed = drops.select(*[F.col(k).alias(f"_key_{k}") for k in keys], "_reason", "_detail")
+    if drops.count() <= BROADCAST_DROPS_MAX:  # a staged frame: Parquet footers, no data read
+        renamed = F.broadcast(renamed)
+    on = [F.col(k).eqNullSafe(F.col(f"_key_{k}")) for k in keys]
+    joined = df.join(renamed, on[0] if len(on) == 1 else on, "left")
+    new = F.col("drop_reason").isNull() & F.col("_reason").isNotNull()
+    marks = {"drop_stage": F.lit(stage_name), "drop_reason": F.col("_reason"), "detail": F.col("_detail")}
+    return joined.select(*[F.when(new, marks[c]).otherwise(F.col(c)).alias(c) if c in marks else F.col(c)
+                           for c in df.columns])
+
+
+def stage_frame(df, workdir: str | None, name: str):
+    """`df` computed once: written to `<workdir>/<name>` as Parquet and read back, so later reads
+    neither recompute it nor keep it in memory; without a workdir (a stage built by hand, a
+    test), a local checkpoint."""
+    if workdir is None:
+        return df.localCheckpoint(eager=True)
+    path = f"{workdir.rstrip('/')}/{name}"
+    df.write.mode("overwrite").parquet(path)
+    return df.sparkSession.read.parquet(path)
 
 
 def _mark_stage(batch: pa.RecordBatch, stage_name: str) -> pa.RecordBatch:

@@ -9,8 +9,9 @@ split, with the earlier `doc_id` as detail.
 
 The hash is row-local, so the pipeline computes it in the pass before the stage (`prelude`:
 with normalize and the filters when they come first), where the text is already in Python.
-The stage itself then shuffles only (hash, split, doc_id) to find each group's keeper, and
-joins the few groups that have copies back to the documents.
+The stage itself then shuffles only (hash, split, doc_id) to find each group's keeper, stages
+the rows it drops, and returns the frame joined with them (`marks_by_join`): the text is
+neither shuffled nor written again.
 
 When `minhash_dedup` comes right after it, the prelude also makes the MinHash signatures from
 the same dedup key (`share_dedup_key`): the key is most of the cost of both, and nothing
@@ -27,7 +28,7 @@ import pyarrow.compute as pc
 from corpusforge.dedup.exact import NO_SPLIT_RANK, SPLIT_RANK
 from corpusforge.dedup.lsh import BAND_HASHES_COLUMN, SIGNATURE_COLUMN
 from corpusforge.dedup.minhash import MinHashParams
-from corpusforge.stages.base import BatchStage, Stage, run_batch_stages, set_column
+from corpusforge.stages.base import BatchStage, Stage, join_drops, run_batch_stages, set_column, stage_frame
 from corpusforge.text.dedup_key import dedup_key, text_hash
 
 _SIGNATURE_COLUMNS = ((SIGNATURE_COLUMN, "array<bigint>"), (BAND_HASHES_COLUMN, "array<bigint>"))
@@ -81,12 +82,13 @@ class ExactDedupStage(Stage):
     """Drop exact duplicates (`dedup.exact_duplicate`, `dedup.exact_seen_in_earlier_run`)."""
 
     index_df: object = None  # exact_index rows of finished runs, or None (scope 'run')
-    workdir: str | None = None  # where the groups with copies are written (the run's staging dir)
+    workdir: str | None = None  # where the groups with copies and the drops are staged (the run's staging dir)
     minhash: MinHashParams | None = None  # the prelude also makes these signatures (share_dedup_key)
     name = "dedup.exact"
     requires = ("doc_id", "text", "split")
     provides = (("text_hash", "string"),)
     needs_materialized_input = True  # live rows are read for the groups and again for the result
+    marks_by_join = True
 
     def prelude(self) -> BatchStage:
         return TextHashStage(self.minhash)
@@ -97,14 +99,16 @@ class ExactDedupStage(Stage):
         self.check_schema(df)
         if "text_hash" not in df.columns:  # a stage run by hand, not after its prelude
             df = run_batch_stages(df, [TextHashStage()])
-        live = df.where("drop_reason IS NULL")
-        dead = df.where("drop_reason IS NOT NULL")
+        live = df.where("drop_reason IS NULL").select("doc_id", "text_hash", "split")
         keeper = F.min(F.struct(split_rank_column().alias("rank"), F.col("doc_id"))).alias("_first")
         groups = (live.groupBy(F.col("text_hash").alias("_hash"))
                   .agg(F.count(F.lit(1)).alias("_copies"), keeper)
                   .where("_copies > 1")
                   .select("_hash", F.col("_first.doc_id").alias("_keeper")))
-        live = live.join(self._materialize(groups), F.col("text_hash").eqNullSafe(F.col("_hash")), "left")
+        # the groups with copies are a few percent of the documents: staged, so the join
+        # broadcasts them (the planner sees their real size)
+        groups = stage_frame(groups, self.workdir, "exact-copies")
+        live = live.join(groups, F.col("text_hash").eqNullSafe(F.col("_hash")), "left")
         duplicate = F.col("_keeper").isNotNull() & (F.col("_keeper") != F.col("doc_id"))
         reason = F.when(duplicate, F.lit("dedup.exact_duplicate"))
         detail = F.when(duplicate, F.col("_keeper"))
@@ -113,18 +117,11 @@ class ExactDedupStage(Stage):
             live = live.join(seen, "text_hash", "left")
             reason = F.when(F.col("_seen_doc_id").isNotNull(), F.lit("dedup.exact_seen_in_earlier_run")).otherwise(reason)
             detail = F.when(F.col("_seen_doc_id").isNotNull(), F.col("_seen_doc_id")).otherwise(detail)
-        live = (live.withColumn("drop_reason", reason).withColumn("detail", detail)
-                .withColumn("drop_stage", F.when(reason.isNotNull(), F.lit(self.name))))
-        return live.select(dead.columns).unionByName(dead)
-
-    def _materialize(self, groups):
-        """The groups with copies, written once: a few percent of the documents, so the join
-        back broadcasts them (the planner sees their real size) instead of shuffling every text."""
-        if self.workdir is None:  # a stage built by hand: the planner decides from its estimate
-            return groups
-        path = f"{self.workdir.rstrip('/')}/exact-copies"
-        groups.write.mode("overwrite").parquet(path)
-        return groups.sparkSession.read.parquet(path)
+        # a decision is a function of (doc_id, text_hash): keyed by both, two rows that share a
+        # doc_id (an input whose own ids repeat) are judged apart, as row by row
+        drops = (live.select("doc_id", "text_hash", reason.alias("_reason"), detail.alias("_detail"))
+                 .where("_reason IS NOT NULL").distinct())
+        return join_drops(df, stage_frame(drops, self.workdir, "exact-drops"), self.name, ("doc_id", "text_hash"))
 
 
 def exact_dedup_stage(ctx) -> ExactDedupStage:

@@ -40,7 +40,7 @@ from corpusforge.dedup.exact import split_rank
 from corpusforge.dedup.lsh import BAND_HASHES_COLUMN, INDEX_TABLE, SIGNATURE_COLUMN, node_key
 from corpusforge.dedup.minhash import MinHashConfig, MinHashParams
 from corpusforge.progress import Phase
-from corpusforge.stages.base import Stage
+from corpusforge.stages.base import Stage, join_drops, stage_frame
 from corpusforge.text.dedup_key import dedup_key
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,6 @@ class MinHashDedupStage(Stage):
         self.check_schema(df)
         params = self.config.params()
         live = df.where("drop_reason IS NULL")
-        dead = df.where("drop_reason IS NOT NULL")
         has_lang, has_split = "lang" in df.columns, "split" in df.columns
         source = live.select("doc_id", "text", *(["lang"] if has_lang else []), *(["split"] if has_split else []))
         if has_lang:
@@ -138,54 +137,42 @@ class MinHashDedupStage(Stage):
             if on_frame:  # the frame is staged already: a projection of it
                 sigs = _signatures_on_frame(live, has_split)
             else:
-                sigs = self._materialize(
-                    source.mapInArrow(_signature_batches_of_text(params, has_lang, has_split), SIGNATURE_SCHEMA))
+                sigs = stage_frame(source.mapInArrow(_signature_batches_of_text(params, has_lang, has_split),
+                                                     SIGNATURE_SCHEMA), self.workdir, "minhash-signatures")
         with Phase("components"):  # buckets, verified edges, checkpointed rounds
             dupes = near_duplicates_from_signatures(
                 sigs, params, verify=self.config.verify, threshold=self.config.threshold,
                 max_iterations=self.config.max_iterations, documents=keyed,
-            ).withColumnRenamed("duplicate_of", "_near_of")
-        if on_frame:
-            flagged = live.join(dupes, "doc_id", "left")
-            # as without the shared key: a row dropped before this stage has no signature
-            dead = dead.drop(SIGNATURE_COLUMN, BAND_HASHES_COLUMN)
-        else:
-            columns = sigs.select(
-                "doc_id",
-                F.when(F.col("n_shingles") > 0, F.col("signature")).alias(SIGNATURE_COLUMN),
-                F.when(F.col("n_shingles") > 0, F.col("band_hashes")).alias(BAND_HASHES_COLUMN),
             )
-            flagged = live.drop(SIGNATURE_COLUMN, BAND_HASHES_COLUMN).join(columns, "doc_id", "left").join(
-                dupes, "doc_id", "left"
-            )
-        reason = F.when(F.col("_near_of").isNotNull(), F.lit(NEAR_DUPLICATE))
-        detail = F.col("_near_of")
+        reason, detail = F.lit(NEAR_DUPLICATE), F.col("duplicate_of")
         if self.index_df is not None:
             seen = against_index(sigs, self.index_df, params, threshold=self.config.threshold)
-            flagged = flagged.join(seen.withColumnRenamed("duplicate_of", "_seen_of"), "doc_id", "left")
+            dupes = dupes.join(seen.withColumnRenamed("duplicate_of", "_seen_of"), "doc_id", "full")
             reason = F.when(F.col("_seen_of").isNotNull(), F.lit(SEEN_IN_EARLIER_RUN)).otherwise(reason)
             detail = F.coalesce(F.col("_seen_of"), detail)
-        flagged = (
-            flagged.withColumn("drop_reason", reason)
-            .withColumn("detail", detail)
-            .withColumn("drop_stage", F.when(reason.isNotNull(), F.lit(self.name)))
-        )
-        for column, _ in self.provides:
-            if column not in dead.columns:
+        with Phase("drops"):
+            drops = stage_frame(dupes.select("doc_id", reason.alias("_reason"), detail.alias("_detail")),
+                                self.workdir, "minhash-drops")
+        signature_columns = (SIGNATURE_COLUMN, BAND_HASHES_COLUMN)
+        if on_frame:
+            # as without the shared key: a row dropped before this stage has no signature
+            df = df.select(*[F.when(F.col("drop_reason").isNull(), F.col(c)).alias(c) if c in signature_columns
+                             else F.col(c) for c in df.columns])
+        else:  # the signatures join the frame: a shuffle of the text, so the pipeline stages the result
+            columns = sigs.select(
+                "doc_id", *[F.when(F.col("n_shingles") > 0, F.col(source)).alias(column) for column, source in
+                            zip(signature_columns, ("signature", "band_hashes"))])
+            live = live.drop(*signature_columns).join(columns, "doc_id", "left")
+            dead = df.where("drop_reason IS NOT NULL").drop(*signature_columns)
+            for column in signature_columns:
                 dead = dead.withColumn(column, F.lit(None).cast(T.ArrayType(T.LongType())))
-        out_columns = [c for c in df.columns if c not in (SIGNATURE_COLUMN, BAND_HASHES_COLUMN)]
-        out_columns += [SIGNATURE_COLUMN, BAND_HASHES_COLUMN]
-        return flagged.select(out_columns).unionByName(dead.select(out_columns))
+            df = live.unionByName(dead)
+        out_columns = [c for c in df.columns if c not in signature_columns] + list(signature_columns)
+        return join_drops(df.select(out_columns), drops, self.name)
 
-    def _materialize(self, sigs):
-        """Write the signatures once: banding, verification, the index check and the index
-        columns all read them, and hashing every shingle is the stage's expensive step."""
-        if self.workdir is None:
-            # localCheckpoint: no staging dir given (a stage built by hand); same reason as above
-            return sigs.localCheckpoint(eager=True)
-        path = f"{self.workdir.rstrip('/')}/minhash-signatures"
-        sigs.write.mode("overwrite").parquet(path)
-        return sigs.sparkSession.read.parquet(path)
+    @property
+    def marks_by_join(self) -> bool:  # with the signatures on the frame, nothing else joins it
+        return self.signatures_on_frame
 
 
 def _signatures_on_frame(live, has_split: bool):
