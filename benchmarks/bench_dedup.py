@@ -53,7 +53,9 @@ MEMORY_SAMPLE_SECONDS = 0.2  # how often the RSS sampler looks at the process tr
 class PeakMemory:
     """Samples the RSS of this process and all its descendants, summed and by part: this
     process (the harness and Spark's Python driver), the JVM (Spark's driver and, in local
-    mode, its executor) and the Python workers under it."""
+    mode, its executor) and the Python workers under it. Also the CPU seconds by part
+    (`cpu_seconds`): each process's last sampled user + system time, so a process that lived
+    shorter than a sample is missed and the last interval of each is not counted."""
 
     PARTS = ("harness", "jvm", "python_workers")
 
@@ -61,6 +63,7 @@ class PeakMemory:
         self.peak_bytes = 0
         self.start_bytes = 0  # the tree's RSS when measuring began (the harness holds the corpus)
         self.part_peaks = dict.fromkeys(self.PARTS, 0)
+        self._cpu: dict[int, tuple[str, float]] = {}  # pid → (part, CPU seconds when last seen)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -68,13 +71,16 @@ class PeakMemory:
         children: dict[int, list[int]] = defaultdict(list)
         rss: dict[int, int] = {}
         names: dict[int, str] = {}
-        for process in psutil.process_iter(["ppid", "name", "memory_info"]):
+        cpu: dict[int, float] = {}
+        for process in psutil.process_iter(["ppid", "name", "memory_info", "cpu_times"]):
             info = process.info
             if info["memory_info"] is None:
                 continue  # ended while we looked, or not ours to read
             children[info["ppid"]].append(process.pid)
             rss[process.pid] = info["memory_info"].rss
             names[process.pid] = info["name"]
+            if info["cpu_times"] is not None:
+                cpu[process.pid] = info["cpu_times"].user + info["cpu_times"].system
         parts = dict.fromkeys(self.PARTS, 0)
         stack = [(os.getpid(), "harness")]
         while stack:
@@ -84,6 +90,8 @@ class PeakMemory:
             elif pid != os.getpid():
                 part = "jvm" if names.get(pid) == "java" else "harness"
             parts[part] += rss.get(pid, 0)
+            if pid in cpu:
+                self._cpu[pid] = (part, cpu[pid])
             stack.extend((child, part) for child in children.get(pid, []))
         return parts
 
@@ -100,8 +108,18 @@ class PeakMemory:
             self._sample()
             self._stop.wait(MEMORY_SAMPLE_SECONDS)
 
+    @property
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds by part of the processes sampled since `__enter__` (the harness's own
+        CPU before it is left out)."""
+        total = dict.fromkeys(self.PARTS, 0.0)
+        for pid, (part, seconds) in self._cpu.items():
+            total[part] += seconds - self._cpu_at_start.get(pid, 0.0)
+        return total
+
     def __enter__(self) -> "PeakMemory":
         self.start_bytes = self._sample()
+        self._cpu_at_start = {pid: seconds for pid, (_, seconds) in self._cpu.items()}
         self._thread.start()
         return self
 

@@ -131,7 +131,8 @@ def run_corpusforge(corpus: Path, output: Path, pipeline: str, cores: int, run_i
             "manifest_seconds": _manifest_seconds(output, run_id),
             "kept_ids": kept_source_ids(output), "dropped_by": _dropped_by(output),
             "peak_rss_mb": round(memory.peak_bytes / 2**20),
-            "peak_rss_mb_by_part": {part: round(v / 2**20) for part, v in memory.part_peaks.items()}}
+            "peak_rss_mb_by_part": {part: round(v / 2**20) for part, v in memory.part_peaks.items()},
+            "cpu_s_by_part": {part: round(v, 1) for part, v in memory.cpu_seconds.items()}}
 
 
 def summary_phases(stdout: str) -> dict[str, float]:
@@ -592,7 +593,7 @@ def main() -> None:
                 runs.append(run)
                 print(f"  corpusforge {pipeline} {size}: {run['wall_s']:.1f} s wall, records read {run['records_read']} "
                       f"= kept {run['kept']} + dropped {run['dropped']}, peak RSS {run['peak_rss_mb']} MB "
-                      f"{run['peak_rss_mb_by_part']}", flush=True)
+                      f"{run['peak_rss_mb_by_part']}, CPU s {run['cpu_s_by_part']}", flush=True)
                 print_phases(run)
             best = min(runs, key=lambda run: run["wall_s"])
             if best["kept_ids"] - all_ids or best["records_read"] != size:

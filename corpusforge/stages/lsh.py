@@ -41,6 +41,7 @@ from corpusforge.dedup.lsh import (
 )
 from corpusforge.dedup.minhash import MinHashParams
 from corpusforge.errors import ConfigError, SchemaError
+from corpusforge.progress import Phase
 from corpusforge.stages.components import connected_components
 
 
@@ -167,17 +168,29 @@ def _buckets(sigs: DataFrame) -> DataFrame:
     )
 
 
+# Shared buckets joined back by broadcast up to this many (12 bytes of key each); beyond it the
+# planner picks the join.
+BROADCAST_BUCKETS_MAX = 2_000_000
+
+
 def star_edges(sigs: DataFrame) -> DataFrame:
     """Candidate edges (src, dst): every bucket member to its bucket's minimum node.
 
     A bucket of n documents gives n − 1 edges, so a boilerplate page copied thousands of times
-    costs thousands of edges, not millions. Example::
+    costs thousands of edges, not millions. Most buckets hold one document: a count over the
+    bucket keys alone (fixed-width, hashed, not sorted) finds the shared ones first, so only
+    their members' node strings are shuffled and sorted. Example::
 
         >>> star_edges(minhash_signatures(docs)).show()  # doctest: +SKIP
     """
+    buckets = _buckets(sigs)
+    shared = (buckets.groupBy("band", "band_hash").count().where("count > 1").drop("count")
+              .localCheckpoint(eager=True))
+    if shared.count() <= BROADCAST_BUCKETS_MAX:
+        shared = F.broadcast(shared)
     bucket = Window.partitionBy("band", "band_hash")
     return (
-        _buckets(sigs)
+        buckets.join(shared, ["band", "band_hash"], "left_semi")
         .withColumn("dst", F.min("node").over(bucket))
         .filter(F.col("node") != F.col("dst"))
         .select(F.col("node").alias("src"), "dst")
@@ -236,7 +249,8 @@ def verify_edges(
     documents: DataFrame | None = None,
 ) -> DataFrame:
     """Keep the candidate edges whose Jaccard (estimated from signatures, or exact on the
-    shingles of the dedup keys in `documents`) is at least `threshold`.
+    shingles of the dedup keys in `documents`) is at least `threshold`. `edges` is read for its
+    nodes and again in the joins: pass it materialized.
 
     Example::
 
@@ -245,7 +259,6 @@ def verify_edges(
     if verify == "none":
         return edges
     if verify == "signature":
-        edges = edges.localCheckpoint(eager=True)  # read for its nodes, then joined: made once
         signature_of = _signatures_of_edge_nodes(edges, sigs)
         joined = edges.join(
             signature_of.withColumnRenamed("node", "src").withColumnRenamed("signature", "src_signature"), "src"
@@ -336,8 +349,13 @@ def near_duplicates_from_signatures(
         >>> dupes = near_duplicates_from_signatures(sigs, MinHashParams(), verify="signature")  # doctest: +SKIP
     """
     threshold = lsh_threshold(params) if threshold is None else threshold
-    edges = verify_edges(star_edges(sigs), sigs, params, verify=verify, threshold=threshold, documents=documents)
-    components = connected_components(edges, max_iterations=max_iterations)
+    with Phase("candidates"):  # the bucket shuffle: every document once per band
+        edges = star_edges(sigs).localCheckpoint(eager=True)
+    with Phase("verify"):
+        edges = verify_edges(edges, sigs, params, verify=verify, threshold=threshold,
+                             documents=documents).localCheckpoint(eager=True)
+    with Phase("rounds"):
+        components = connected_components(edges, max_iterations=max_iterations)
     return components.filter(F.col("node") != F.col("component")).select(
         _doc_of(F.col("node")).alias("doc_id"), _doc_of(F.col("component")).alias("duplicate_of")
     )

@@ -241,3 +241,52 @@ def test_schema_version_is_recorded_and_a_newer_table_refused(spark, tmp_path):
     with pytest.raises(SchemaError, match=f"schema version {newer}, newer than this corpusforge's"):
         write_run_rows(spark, row, out, "stats", "r2")
     assert _count(spark, tmp_path / "out", "stats") == 1
+
+
+def test_join_drops_marks_live_rows_only_and_matches_null_keys(spark):
+    from corpusforge.stages.base import join_drops
+
+    rows = [("a", "h1", None, None, None), ("b", None, None, None, None), ("c", "h3", None, None, None),
+            ("d", "h4", "ingest", "ingest.no_text", None), ("a", "h5", None, None, None)]
+    df = spark.createDataFrame(rows, "doc_id string, text_hash string, drop_stage string, drop_reason string, "
+                                     "detail string")
+    drops = spark.createDataFrame([("a", "h1", "x.dup", "c"), ("b", None, "x.dup", "c"), ("d", "h4", "x.dup", "c")],
+                                  "doc_id string, text_hash string, _reason string, _detail string")
+    marked = join_drops(df, drops, "x", ("doc_id", "text_hash"))
+    assert marked.columns == df.columns
+    assert sorted(map(tuple, marked.collect())) == [
+        ("a", "h1", "x", "x.dup", "c"), ("a", "h5", None, None, None),  # keyed by both: h5 stays
+        ("b", None, "x", "x.dup", "c"),  # a null key matches a null key
+        ("c", "h3", None, None, None),
+        ("d", "h4", "ingest", "ingest.no_text", None)]  # dropped before: its marks stay
+
+
+def test_the_frame_after_dedup_stages_is_not_staged_again(spark, tmp_path):
+    # exact and MinHash dedup mark their drops by a join with small staged frames, so the frame
+    # after them is the staged records plus those joins: no "final" copy of the text; a
+    # row-local stage after them makes the final pass (and its staging) come back
+    from corpusforge.dedup.minhash import MinHashConfig
+    from corpusforge.pipeline.registry import StageContext, stage_factory
+    from corpusforge.pipeline.run import run_stages
+    from corpusforge.stages.base import run_batch_stages
+    from corpusforge.stages.exact_dedup import share_dedup_key
+    from corpusforge.stages.minhash_dedup import MinHashDedupStage
+
+    rows = [(f"{i:032x}", TEXTS[i % 5], None, None, None, None, True, "document") for i in range(20)]
+    records = spark.createDataFrame(rows, "doc_id string, text string, split string, drop_stage string, "
+                                          "drop_reason string, detail string, candidate boolean, record_type string")
+    staging = str(tmp_path / "staging")
+    dedup = share_dedup_key([ExactDedupStage(workdir=staging), MinHashDedupStage(MinHashConfig(), workdir=staging)])
+    records = run_batch_stages(records, [dedup[0].prelude()]).localCheckpoint()
+    final = run_stages(spark, records, dedup, staging, "r1")
+    assert not (tmp_path / "staging" / "final").exists()
+    assert final.where("drop_reason IS NULL").count() == 3  # TEXTS reduce to 3 keys
+    kept = sorted(map(tuple, final.select("doc_id", "drop_reason").collect()))
+    ctx = StageContext(spark=spark, cfg=load_config(), output=str(tmp_path), run_id="r2")
+    normalize = stage_factory("normalize")(ctx)
+    staging = str(tmp_path / "staging-2")  # the first frame reads its drops from the first one
+    again = run_stages(spark, records, share_dedup_key(
+        [ExactDedupStage(workdir=staging), MinHashDedupStage(MinHashConfig(), workdir=staging), [normalize]]),
+        staging, "r2")
+    assert (tmp_path / "staging-2" / "final").exists()
+    assert sorted(map(tuple, again.select("doc_id", "drop_reason").collect())) == kept
