@@ -42,8 +42,9 @@ $(JARS_STAMP): jars/pom.xml
 	test -f jars/lib/delta-spark_4.2_2.13-4.4.0.jar -a -f jars/lib/hadoop-aws-3.5.0.jar
 	touch $@
 
+# The sample is a small input: the JIT's first tier only (spark-conf/local says why).
 demo: $(call stamp,$(DEMO_EXTRAS)) jars
-	$(VENV)/bin/spark-submit jobs/build_corpus.py \
+	SPARK_SUBMIT_OPTS=-XX:TieredStopAtLevel=1 $(VENV)/bin/spark-submit jobs/build_corpus.py \
 	    --input corpusforge/data/sample --output $(OUT)
 
 # The doctests of the package run too (from the repository root: some read tests/data), in a

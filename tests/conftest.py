@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 
 import pytest
+
+# Every Spark driver the suite starts (the in-process session and each spark-submit) runs small
+# inputs: the JIT's first tier only, which spark-conf/local leaves to small runs.
+os.environ.setdefault("SPARK_SUBMIT_OPTS", "-XX:TieredStopAtLevel=1")
 
 REPO = Path(__file__).resolve().parent.parent
 # The suite's own data (tests/data/README.md): real WARC samples, vocabularies, a labelled set.

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 
+import numpy as np
+
 from corpusforge.text.zh import to_simplified
 
 DEDUP_KEY_VERSION = 1  # bump when dedup_key() changes; indexes of older versions are refused
@@ -40,6 +42,32 @@ class _KeyCharTable(dict):
 
 _KEY_CHARS = _KeyCharTable()
 
+_KEPT, _SPACE, _REMOVED = 0, 1, 2
+# `_key_char` of every code point of the Basic Multilingual Plane, as one of the three kinds.
+_BMP_KINDS = np.array([_KEPT if value == char else _SPACE if value == " " else _REMOVED
+                       for char, value in ((chr(c), _key_char(chr(c))) for c in range(0x10000))], dtype=np.uint8)
+
+
+def _spaced(folded: str) -> str:
+    """`folded.translate(_KEY_CHARS)`. For text beyond ASCII, translate calls the table once per
+    character; a lookup of all the code points at once in `_BMP_KINDS` is ≈ 5x faster on the e2e
+    corpus. ASCII keeps translate's own fast path, and text with a character beyond the BMP
+    (rare: emoji, CJK extension B) takes translate too.
+
+    >>> _spaced("a—b\u200bc") == "a—b\u200bc".translate(_KEY_CHARS) == "a b" + "c"
+    True
+    """
+    if folded.isascii():
+        return folded.translate(_KEY_CHARS)
+    points = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if points.max() > 0xFFFF:
+        return folded.translate(_KEY_CHARS)
+    kinds = _BMP_KINDS[points]
+    if not kinds.any():
+        return folded
+    points = np.where(kinds == _SPACE, np.uint32(ord(" ")), points)[kinds != _REMOVED]
+    return points.tobytes().decode("utf-32-le", "surrogatepass")
+
 
 def dedup_key(text: str) -> str:
     """Return the canonical form of `text` used by exact and MinHash dedup.
@@ -53,8 +81,7 @@ def dedup_key(text: str) -> str:
 
     """
     folded = to_simplified(unicodedata.normalize("NFKC", text)).casefold()
-    spaced = folded.translate(_KEY_CHARS)
-    return " ".join(spaced.split())
+    return " ".join(_spaced(folded).split())
 
 
 def text_hash(key: str) -> str:

@@ -33,3 +33,21 @@ def test_the_translate_table_maps_every_code_point_as_the_per_character_rule_doe
 
     every = "".join(chr(cp) for cp in range(sys.maxunicode + 1) if not 0xD800 <= cp <= 0xDFFF)
     assert every.translate(_KeyCharTable()) == "".join(map(_key_char, every))
+
+
+def test_the_vectorized_lookup_gives_what_translate_gives() -> None:
+    # `_spaced` replaces translate for non-ASCII BMP text: every code point (surrogates
+    # included), and random mixes of ASCII, BMP and astral characters, give the same string
+    import random
+
+    from corpusforge.text.dedup_key import _KEY_CHARS, _spaced
+
+    every_bmp = "".join(chr(cp) for cp in range(0x80, 0x10000))
+    assert _spaced(every_bmp) == every_bmp.translate(_KEY_CHARS)
+    for cp in range(0x10000):
+        assert _spaced(chr(cp) + "é") == (chr(cp) + "é").translate(_KEY_CHARS), hex(cp)
+    rng = random.Random(3)
+    pools = [range(0x20, 0x80), range(0x80, 0x3000), range(0x3000, 0x10000), range(0x10000, 0x20000)]
+    for _ in range(3000):
+        text = "".join(chr(rng.choice(rng.choice(pools))) for _ in range(rng.randrange(1, 40)))
+        assert _spaced(text) == text.translate(_KEY_CHARS), ascii(text)
