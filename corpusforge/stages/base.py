@@ -248,15 +248,23 @@ def join_drops(df, drops, stage_name: str, keys: tuple[str, ...] = ("doc_id",)):
     so the frame's text is never shuffled."""
     from pyspark.sql import functions as F
 
-    renamed = drops.select(*[F.col(k).alias(f"_key_{k}") for k in keys], "_reason", "_detail")
-    if drops.count() <= BROADCAST_DROPS_MAX:  # a staged frame: Parquet footers, no data read
-        renamed = F.broadcast(renamed)
+    renamed = broadcast_if_small(drops, BROADCAST_DROPS_MAX).select(
+        *[F.col(k).alias(f"_key_{k}") for k in keys], "_reason", "_detail")
     on = [F.col(k).eqNullSafe(F.col(f"_key_{k}")) for k in keys]
     joined = df.join(renamed, on[0] if len(on) == 1 else on, "left")
     new = F.col("drop_reason").isNull() & F.col("_reason").isNotNull()
     marks = {"drop_stage": F.lit(stage_name), "drop_reason": F.col("_reason"), "detail": F.col("_detail")}
     return joined.select(*[F.when(new, marks[c]).otherwise(F.col(c)).alias(c) if c in marks else F.col(c)
                            for c in df.columns])
+
+
+def broadcast_if_small(df, max_rows: int):
+    """`df` marked for a broadcast join when it has at most `max_rows` rows, else as it is (the
+    planner then picks the join). `df` is materialized (staged or checkpointed), so counting it
+    reads no input again."""
+    from pyspark.sql import functions as F
+
+    return F.broadcast(df) if df.count() <= max_rows else df
 
 
 def stage_frame(df, workdir: str | None, name: str):

@@ -42,6 +42,7 @@ from corpusforge.dedup.lsh import (
 from corpusforge.dedup.minhash import MinHashParams
 from corpusforge.errors import ConfigError, SchemaError
 from corpusforge.progress import Phase
+from corpusforge.stages.base import broadcast_if_small
 from corpusforge.stages.components import connected_components
 
 
@@ -168,9 +169,11 @@ def _buckets(sigs: DataFrame) -> DataFrame:
     )
 
 
-# Shared buckets joined back by broadcast up to this many (12 bytes of key each); beyond it the
-# planner picks the join.
+# Shared buckets joined back by broadcast up to this many (12 bytes of key each), and the nodes
+# of the candidate edges up to this many (a 42-character string each); beyond, the planner
+# picks the join.
 BROADCAST_BUCKETS_MAX = 2_000_000
+BROADCAST_NODES_MAX = 1_000_000
 
 
 def star_edges(sigs: DataFrame) -> DataFrame:
@@ -186,11 +189,9 @@ def star_edges(sigs: DataFrame) -> DataFrame:
     buckets = _buckets(sigs)
     shared = (buckets.groupBy("band", "band_hash").count().where("count > 1").drop("count")
               .localCheckpoint(eager=True))
-    if shared.count() <= BROADCAST_BUCKETS_MAX:
-        shared = F.broadcast(shared)
     bucket = Window.partitionBy("band", "band_hash")
     return (
-        buckets.join(shared, ["band", "band_hash"], "left_semi")
+        buckets.join(broadcast_if_small(shared, BROADCAST_BUCKETS_MAX), ["band", "band_hash"], "left_semi")
         .withColumn("dst", F.min("node").over(bucket))
         .filter(F.col("node") != F.col("dst"))
         .select(F.col("node").alias("src"), "dst")
@@ -234,9 +235,12 @@ def _exact_jaccard_batches(params: MinHashParams):
 
 def _signatures_of_edge_nodes(edges: DataFrame, sigs: DataFrame) -> DataFrame:
     """(node, signature) of the nodes that have a candidate edge, stored once: the two joins of
-    the verification then shuffle these few signatures, not every document's."""
-    nodes = edges.select(F.col("src").alias("node")).unionByName(edges.select(F.col("dst").alias("node"))).distinct()
-    return sigs.select("node", "signature").join(nodes, "node", "left_semi").localCheckpoint(eager=True)
+    the verification then shuffle these few signatures, not every document's. The nodes are
+    broadcast when they are few enough, so every document's signature is read but not shuffled."""
+    nodes = (edges.select(F.col("src").alias("node")).unionByName(edges.select(F.col("dst").alias("node")))
+             .distinct().localCheckpoint(eager=True))
+    return (sigs.select("node", "signature").join(broadcast_if_small(nodes, BROADCAST_NODES_MAX), "node", "left_semi")
+            .localCheckpoint(eager=True))
 
 
 def verify_edges(
