@@ -55,7 +55,6 @@ class Stage(ABC):
     needs_materialized_input: ClassVar[bool] = False  # reads its input more than once
     marks_by_join: ClassVar[bool] = False  # flag() = its input joined with its staged drops
 
-
     def prelude(self) -> BatchStage | None:
         """A row-local step whose columns this stage reads, or None. The pipeline fuses it into
         the pass before the stage, so work that needs the text in Python (a hash of it) rides

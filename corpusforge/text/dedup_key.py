@@ -7,6 +7,7 @@ version and refuse to compare keys of another one.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import unicodedata
 
@@ -43,14 +44,19 @@ class _KeyCharTable(dict):
 _KEY_CHARS = _KeyCharTable()
 
 _KEPT, _SPACE, _REMOVED = 0, 1, 2
-# `_key_char` of every code point of the Basic Multilingual Plane, as one of the three kinds.
-_BMP_KINDS = np.array([_KEPT if value == char else _SPACE if value == " " else _REMOVED
-                       for char, value in ((chr(c), _key_char(chr(c))) for c in range(0x10000))], dtype=np.uint8)
+
+
+@functools.cache
+def _bmp_kinds() -> np.ndarray:
+    """`_key_char` of every code point of the Basic Multilingual Plane, as one of the three
+    kinds; built on the first non-ASCII text, not at import (65,536 calls)."""
+    return np.array([_KEPT if value == char else _SPACE if value == " " else _REMOVED
+                     for char, value in ((chr(c), _key_char(chr(c))) for c in range(0x10000))], dtype=np.uint8)
 
 
 def _spaced(folded: str) -> str:
     """`folded.translate(_KEY_CHARS)`. For text beyond ASCII, translate calls the table once per
-    character; a lookup of all the code points at once in `_BMP_KINDS` is ≈ 1.7x faster on the e2e
+    character; a lookup of all the code points at once in `_bmp_kinds()` is ≈ 1.7x faster on the e2e
     corpus. ASCII keeps translate's own fast path, and text with a character beyond the BMP
     (rare: emoji, CJK extension B) takes translate too.
 
@@ -62,7 +68,7 @@ def _spaced(folded: str) -> str:
     points = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     if points.max() > 0xFFFF:
         return folded.translate(_KEY_CHARS)
-    kinds = _BMP_KINDS[points]
+    kinds = _bmp_kinds()[points]
     if not kinds.any():
         return folded
     points = np.where(kinds == _SPACE, np.uint32(ord(" ")), points)[kinds != _REMOVED]
