@@ -77,6 +77,8 @@ def fix_mojibake(text: str) -> str:
     >>> fix_mojibake("ok line\\n“quoted” • bullet\\ncafÃ© au lait\\n")
     'ok line\\n“quoted” • bullet\\ncafé au lait\\n'
     """
+    if len(text) <= _FTFY_SEGMENT and not _MOJIBAKE_CLUES.search(text):
+        return text  # no line of it has a clue (a quarter of the e2e corpus's non-ASCII texts)
     return "".join(ftfy.fix_text(line, _FTFY_CONFIG) if _ftfy_would_look(line) else line
                    for line in _LINE.findall(text))
 
@@ -119,8 +121,10 @@ _FULLWIDTH_ALNUM = {
 }
 _FULLWIDTH_ALL = {c: c - _FULLWIDTH_OFFSET for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 # translate looks every character up in the table, a slow miss for nearly all of them; most texts
-# hold no full-width form, and a search says so at a fraction of the cost
+# hold no full-width form it would change, and a search says so at a fraction of the cost (by
+# default only letters and digits change: Chinese text is full of full-width punctuation)
 _FULLWIDTH_ANY = re.compile("[\uff01-\uff5e\u3000]")
+_FULLWIDTH_ALNUM_ANY = re.compile("[" + "".join(map(chr, _FULLWIDTH_ALNUM)) + "]")
 
 
 def normalize_text(text: str, params: NormalizeParams = DEFAULT_PARAMS) -> str:
@@ -138,8 +142,10 @@ def normalize_text(text: str, params: NormalizeParams = DEFAULT_PARAMS) -> str:
     if params.strip_control:
         text = _LINE_BREAKS.sub("\n", text)
         text = _CONTROL.sub("", text)
-    if (params.fullwidth_punctuation or params.fullwidth_ascii) and _FULLWIDTH_ANY.search(text):
-        text = text.translate(_FULLWIDTH_ALL if params.fullwidth_punctuation else _FULLWIDTH_ALNUM)
+    if params.fullwidth_punctuation and _FULLWIDTH_ANY.search(text):
+        text = text.translate(_FULLWIDTH_ALL)
+    elif params.fullwidth_ascii and _FULLWIDTH_ALNUM_ANY.search(text):
+        text = text.translate(_FULLWIDTH_ALNUM)
     if params.to_simplified:
         text = to_simplified(text)
     if params.collapse_whitespace:
@@ -154,8 +160,24 @@ def _collapse_whitespace(text: str) -> str:
     >>> _collapse_whitespace(" a \\t b \\n \\n\\n\\n c\\u3000")
     'a b\\n\\nc'
     """
+    if _is_collapsed(text):  # most texts: a few scans instead of a list of every word
+        return text
     lines = "\n".join([" ".join(line.split()) for line in text.split("\n")])
     return _BLANK_LINES.sub("\n\n", lines).strip()
+
+
+# Whitespace other than U+0020 and the newline (every c with c.isspace(); a unit test checks it)
+_OTHER_WHITESPACE = re.compile("[\t\x0b\x0c\r\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+
+
+def _is_collapsed(text: str) -> bool:
+    """True when `_collapse_whitespace` would leave `text` as it is.
+
+    >>> _is_collapsed("a b\\n\\nc"), _is_collapsed("a  b"), _is_collapsed("a\\n\\n\\nb"), _is_collapsed("a\\xa0b")
+    (True, False, False, False)
+    """
+    return not (text[:1].isspace() or text[-1:].isspace() or "  " in text or " \n" in text or "\n " in text
+                or "\n\n\n" in text or _OTHER_WHITESPACE.search(text))
 
 
 def normalize_batch(texts: list[str | None], params: NormalizeParams = DEFAULT_PARAMS) -> list[str | None]:

@@ -51,3 +51,36 @@ def test_the_vectorized_lookup_gives_what_translate_gives() -> None:
     for _ in range(3000):
         text = "".join(chr(rng.choice(rng.choice(pools))) for _ in range(rng.randrange(1, 40)))
         assert _spaced(text) == text.translate(_KEY_CHARS), ascii(text)
+
+
+def _reference_key(text: str) -> str:
+    # the recipe as DESIGN.md states it, one step after another: what the fast paths must give
+    import unicodedata
+
+    from corpusforge.text.dedup_key import _KEY_CHARS
+    from corpusforge.text.zh import to_simplified
+
+    return " ".join(to_simplified(unicodedata.normalize("NFKC", text)).casefold().translate(_KEY_CHARS).split())
+
+
+def test_the_fast_paths_give_the_reference_key() -> None:
+    # ASCII text is keyed in bytes, and the compatibility characters NFKC maps to ASCII are
+    # replaced before it: every BMP code point beside ASCII, beside a combining accent (which
+    # composes with a replaced letter) and in random mixes gives the reference key
+    import random
+
+    from corpusforge.text.dedup_key import _ASCII_COMPAT
+
+    every_ascii = "".join(map(chr, range(128)))
+    assert dedup_key(every_ascii) == _reference_key(every_ascii)
+    for cp in range(0x10000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        for text in (f"a{chr(cp)}b", f"{chr(cp)}\u0301 ｘ，"):
+            assert dedup_key(text) == _reference_key(text), hex(cp)
+    rng = random.Random(5)
+    pool = [*map(chr, range(0x20, 0x80)), "\t", "\n", "\x1c", "\x00", *_ASCII_COMPAT, "\u0301", "\u0327",
+            "開", "放", "é", "ß", "İ", "ﬁ", "\u200b", "\U0001f600"]
+    for _ in range(5000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randrange(1, 30)))
+        assert dedup_key(text) == _reference_key(text), ascii(text)

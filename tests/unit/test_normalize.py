@@ -95,6 +95,19 @@ def test_whitespace_collapses_over_the_whole_text_as_it_did_line_by_line():
     assert [_collapse_whitespace(t) for t in texts] == [line_by_line(t) for t in texts]
 
 
+def test_the_collapsed_check_knows_every_whitespace_character():
+    # `_is_collapsed` lets a text through untouched: it must see every character split() splits on
+    import sys
+
+    from corpusforge.text.normalize import _OTHER_WHITESPACE, _collapse_whitespace, _is_collapsed
+
+    whitespace = [chr(cp) for cp in range(sys.maxunicode + 1) if chr(cp).isspace()]
+    assert [c for c in whitespace if not _OTHER_WHITESPACE.match(c)] == ["\n", " "]
+    assert all(not _OTHER_WHITESPACE.match(chr(cp)) for cp in range(sys.maxunicode + 1) if not chr(cp).isspace())
+    for run in [c * 2 for c in whitespace if c != "\n"] + ["\n" * 3]:
+        assert not _is_collapsed(f"a{run}b") and _collapse_whitespace(f"a{run}b") != f"a{run}b"
+
+
 def test_ftfy_gate_answers_what_the_badness_search_does():
     # fix_mojibake tries ftfy's badness regex only near clue characters; on lines made of those
     # characters and the ones the regex pairs them with, the answer must equal a whole-line search
