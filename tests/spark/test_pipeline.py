@@ -213,6 +213,25 @@ def test_a_write_checks_the_frame_before_conforming_it(spark, tmp_path):
     assert row.doc_id == "d" * 32 and row.lang is None and row.quality is None and row.n_chars == 4
 
 
+def test_distinct_valued_columns_are_written_without_a_dictionary(spark, tmp_path):
+    """The session turns Parquet's dictionary off for texts, ids and MinHash values (they are
+    nearly all distinct), in Delta tables too; other columns keep it."""
+    import pyarrow.parquet as pq
+
+    from corpusforge.tables.delta import write_run_rows
+
+    rows = [("d" * 32, [1, 2], [3, 4], "{}", "file:///a", "r")] * 50  # repeated: a dictionary would pay
+    index = spark.createDataFrame(rows, "doc_id string, band_hashes array<bigint>, signature array<bigint>, "
+                                        "params string, source_uri string, run_id string")
+    write_run_rows(spark, index.coalesce(1), str(tmp_path / "out"), "minhash_index", "r")
+    (data,) = (tmp_path / "out" / "minhash_index").glob("*.parquet")
+    chunks = pq.ParquetFile(data).metadata.row_group(0)
+    encodings = {chunks.column(i).path_in_schema: chunks.column(i).encodings for i in range(chunks.num_columns)}
+    for column in ("doc_id", "band_hashes.list.element", "signature.list.element"):
+        assert "PLAIN_DICTIONARY" not in encodings[column] and "RLE_DICTIONARY" not in encodings[column], column
+    assert {"PLAIN_DICTIONARY", "RLE_DICTIONARY"} & set(encodings["source_uri"])
+
+
 def test_a_relative_output_is_written_and_versioned(spark, tmp_path):
     """`make demo` runs with `--output out`: Delta reads delta.`out/stats` in SQL as a catalog
     table, so the version property must be set on the absolute path."""
