@@ -274,8 +274,11 @@ def ingest(spark, cfg: RunConfig, plan: InputPlan, staging: str, leading: list[B
     The readers' counts stay what they were: those stages keep every row (`BatchStage.apply_batch`
     refuses a batch that lost or gained rows) and leave the other WARC records alone.
     """
-    from corpusforge.stages.ingest import read_records
+    from corpusforge.stages.ingest import read_records, stage_records
 
+    local = fs.local_path(staging)
+    if local is not None:  # the workers write the records themselves (stage_records)
+        return stage_records(spark, plan, cfg.input, list(leading), local / "records")
     records = read_records(spark, plan, cfg.input, list(leading))
     return stage_frame(records, staging, "records")
 

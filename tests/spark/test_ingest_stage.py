@@ -242,3 +242,31 @@ def test_odd_names_truncated_gzip_and_tsv_through_the_stage(spark, tmp_path) -> 
 
     (tsv,) = by_key["odd inputs/news.tsv"]
     assert (tsv.text, tsv.label, tsv.drop_reason) == ("Sales rose, it said.", "positive", None)
+
+
+def test_records_staged_by_the_workers_are_the_records_read(spark, plan: InputPlan, rows: list, tmp_path) -> None:
+    """`stage_records` (the pipeline's ingest on a local staging directory) writes one Parquet
+    file per input with pyarrow and reads them back: the same rows, timestamps and maps
+    included, as `read_records` gives; an attempt run again for a file leaves one copy."""
+    from corpusforge.stages.base import arrow_schema
+    from corpusforge.stages.ingest import _write_file_records, stage_records
+
+    staged = stage_records(spark, plan, CFG, [], tmp_path / "records")
+    assert staged.schema == record_schema()
+
+    def comparable(row):  # an ARC record gets a fresh urn:uuid as its id at each read
+        values = row.asDict()
+        if values["source_key"].endswith(".arc.gz"):
+            values["source_id"] = None
+        return tuple(values.values())
+
+    assert sorted(map(comparable, staged.collect()), key=str) == sorted(map(comparable, rows), key=str)
+    written = sorted(p.name for p in (tmp_path / "records").iterdir())
+    assert written == [f"part-{index:05d}.parquet" for index in range(len(plan.files))]
+
+    first = plan.files[0]
+    file_row = {"index": 0, "uri": first.uri, "source": first.source, "source_key": first.source_key,
+                "format": first.format, "split": first.split}
+    _write_file_records(file_row, CFG, None, lambda batch: batch, arrow_schema(record_schema()), str(tmp_path / "records"))
+    assert sorted(p.name for p in (tmp_path / "records").iterdir()) == written
+    assert spark.read.schema(record_schema()).parquet(str(tmp_path / "records")).count() == len(rows)
