@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 from corpusforge.dedup.components import DEFAULT_MAX_ITERATIONS
 from corpusforge.errors import ConfigError
 from corpusforge.text.dedup_key import DEDUP_KEY_VERSION
-from corpusforge.text.scripts import script_class, script_ranges
+from corpusforge.text.scripts import OTHER_WHITESPACE, script_class, script_ranges
 
 MERSENNE_PRIME = (1 << 61) - 1  # modulus of the permutations: 2^61 ≡ 1, so reduction is a fold
 EMPTY_SIGNATURE_VALUE = MERSENNE_PRIME  # signature of a document without shingles: no real value reaches p
@@ -56,10 +56,6 @@ _CJK_RANGES = script_ranges("han", "kana", "hangul")
 _CJK_CHAR = script_class("han", "kana", "hangul")
 _CJK_TABLE = np.zeros(0x10000, dtype=np.bool_)  # the same ranges, for the compiled letter count
 _CJK_TABLE[np.concatenate([np.arange(low, high + 1) for low, high in _CJK_RANGES])] = True
-# Whitespace of str.split() other than U+0020 (every c with c.isspace(); a unit test recomputes it).
-OTHER_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + (
-    "\u2028\u2029\u202f\u205f\u3000"
-)
 _WHITESPACE_TABLE = np.zeros(0x3001, dtype=np.bool_)  # code point → str.isspace(), for the compiled tokenizer
 _WHITESPACE_TABLE[[0x20, *map(ord, OTHER_WHITESPACE)]] = True
 _FNV_OFFSET, _FNV_PRIME = 0xCBF29CE484222325, 0x100000001B3  # FNV-1a 64-bit parameters

@@ -24,7 +24,8 @@ from corpusforge.ingest.files import RECORD_ARROW_SCHEMA, file_batches
 from corpusforge.ingest.plan import InputPlan
 from corpusforge.stages.base import BatchStage, arrow_schema, batch_pipeline
 
-FILES_SCHEMA_DDL = "uri string, source string, source_key string, format string, split string"
+# `index`: the file's place in the plan, which names its staged file (stage_records)
+FILES_SCHEMA_DDL = "index long, uri string, source string, source_key string, format string, split string"
 
 
 def record_schema():
@@ -48,6 +49,13 @@ def record_columns() -> tuple[str, ...]:
     return tuple(n for n in RECORD_ARROW_SCHEMA.names if n not in ("candidate", "record_type"))
 
 
+def _files_frame(spark, plan: InputPlan):
+    """The plan's files (`FILES_SCHEMA_DDL`), one partition (one task) per file."""
+    files = [(index, f.uri, f.source, f.source_key, f.format, f.split) for index, f in enumerate(plan.files)]
+    rdd = spark.sparkContext.parallelize(files, max(1, len(files)))
+    return spark.createDataFrame(rdd, FILES_SCHEMA_DDL)
+
+
 def read_records(spark, plan: InputPlan, opts: IngestOptions, stages: list[BatchStage] = ()):
     """A DataFrame of every record of the plan's files (`record_schema()`), one task per file.
 
@@ -59,9 +67,7 @@ def read_records(spark, plan: InputPlan, opts: IngestOptions, stages: list[Batch
         records = read_records(spark, plan_inputs(["data/warc"], None, cfg.input), cfg.input)
         records.where("candidate").count()
     """
-    files = [(f.uri, f.source, f.source_key, f.format, f.split) for f in plan.files]
-    rdd = spark.sparkContext.parallelize(files, max(1, len(files)))
-    files_df = spark.createDataFrame(rdd, FILES_SCHEMA_DDL)
+    files_df = _files_frame(spark, plan)
     s3 = plan.s3
     schema, run_stages = batch_pipeline(record_schema(), list(stages))
 
@@ -90,9 +96,7 @@ def stage_records(spark, plan: InputPlan, opts: IngestOptions, stages: list[Batc
     """
     directory = Path(directory).absolute()
     directory.mkdir(parents=True, exist_ok=True)
-    files = [(index, f.uri, f.source, f.source_key, f.format, f.split) for index, f in enumerate(plan.files)]
-    rdd = spark.sparkContext.parallelize(files, max(1, len(files)))
-    files_df = spark.createDataFrame(rdd, "index long, " + FILES_SCHEMA_DDL)
+    files_df = _files_frame(spark, plan)
     s3 = plan.s3
     schema, run_stages = batch_pipeline(record_schema(), list(stages))
     target_schema = arrow_schema(schema)

@@ -19,7 +19,6 @@ from corpusforge.text.zh import to_simplified
 DEDUP_KEY_VERSION = 1  # bump when dedup_key() changes; indexes of older versions are refused
 
 
-
 # Punctuation and symbols separate words (they become a space); control and format
 # characters (zero-width space, soft hyphen, ...) are invisible and vanish, as they do in
 # normalize's strip_control, so that step cannot change the key.
@@ -30,20 +29,6 @@ def _key_char(char: str) -> str:
     if category in ("Cc", "Cf"):
         return ""
     return " " if category[0] in ("P", "S") else char
-
-
-class _KeyCharTable(dict):
-    """`_key_char` as a `str.translate` table, filled as characters are first met: all of
-    Unicode is too large to build up front, and translate does in C what a per-character
-    Python call did (3-4x faster on the e2e corpus, benchmarks/RESULTS.md)."""
-
-    def __missing__(self, codepoint: int) -> str:
-        self[codepoint] = value = _key_char(chr(codepoint))
-        return value
-
-
-_KEY_CHARS = _KeyCharTable()
-
 
 
 def _ascii_tables() -> tuple[bytes, bytes]:
@@ -105,12 +90,12 @@ _astral_kind = functools.cache(_kind_of)  # the few code points beyond the BMP a
 
 
 def _spaced(folded: str) -> str:
-    """`folded.translate(_KEY_CHARS)`, for text beyond ASCII (`dedup_key` keys ASCII in bytes).
-    translate calls the table once per character; a lookup of all the code points at once in
-    `_bmp_kinds()` is ≈ 1.7x faster on the e2e corpus. The few characters beyond the BMP
-    (emoji, CJK extension B) are looked up one by one.
+    """`_key_char` of every character of `folded`, for text beyond ASCII (`dedup_key` keys ASCII
+    in bytes): all the code points are looked up at once in `_bmp_kinds()`, ≈ 1.7x faster on the
+    e2e corpus than `str.translate` with a table; the few beyond the BMP (emoji, CJK extension B)
+    one by one.
 
-    >>> _spaced("a—b\u200bc😀d") == "a—b\u200bc😀d".translate(_KEY_CHARS) == "a b" + "c d"
+    >>> _spaced("a—b\u200bc😀d") == "".join(map(_key_char, "a—b\u200bc😀d")) == "a b" + "c d"
     True
     """
     points = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)

@@ -18,6 +18,7 @@ from typing import Literal
 import ftfy
 from ftfy.badness import BADNESS_RE, MOJIBAKE_CATEGORIES
 
+from corpusforge.text.scripts import OTHER_WHITESPACE
 from corpusforge.text.zh import to_simplified
 
 
@@ -166,8 +167,8 @@ def _collapse_whitespace(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", lines).strip()
 
 
-# Whitespace other than U+0020 and the newline (every c with c.isspace(); a unit test checks it)
-_OTHER_WHITESPACE = re.compile("[\t\x0b\x0c\r\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+# Whitespace other than U+0020 and the newline
+_OTHER_WHITESPACE = re.compile("[" + re.escape(OTHER_WHITESPACE.replace("\n", "")) + "]")
 
 
 def _is_collapsed(text: str) -> bool:

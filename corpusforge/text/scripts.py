@@ -17,6 +17,12 @@ CJK_SCRIPT_RANGES: dict[str, tuple[tuple[int, int], ...]] = {
 }
 
 
+# Whitespace of str.split() other than U+0020 (every c with c.isspace(); a unit test recomputes it).
+OTHER_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + (
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+
+
 def script_ranges(*scripts: str) -> tuple[tuple[int, int], ...]:
     """The ranges of `scripts`, in the order given.
 
